@@ -1,0 +1,50 @@
+"""Every version the platform pins, in one place.
+
+tests/test_versions.py checks the chart pins against the chart files under
+../shared/upstream/charts/ (the files the Helm values are validated against).
+
+EKS facts (researched 2026-11-21, newest sources of 2026-09): Kubernetes 1.36
+reached EKS on 2026-06-02 and stays in standard support until 2027-08-02; from
+1.35 on, the AL2023 NVIDIA AMI labels GPU nodes nvidia.com/gpu.present=true.
+The add-on builds are those AWS's add-on tables (coredns, kube-proxy) and
+published pins (vpc-cni, eks-pod-identity-agent, aws-efs-csi-driver) gave for
+1.36. Before an upgrade, read the current builds with
+`aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+KUBERNETES_VERSION = "1.36"
+
+
+@dataclass(frozen=True)
+class EksAddon:
+    version: str
+    configuration: str | None = None
+    """The add-on's configuration values as JSON, or None for its defaults."""
+
+
+EKS_ADDONS: dict[str, EksAddon] = {
+    # NetworkPolicy objects are inert on EKS until the CNI's policy agent is on.
+    "vpc-cni": EksAddon("v1.22.4-eksbuild.3", json.dumps({"enableNetworkPolicy": "true"})),
+    "kube-proxy": EksAddon("v1.36.0-eksbuild.14"),
+    "coredns": EksAddon("v1.14.3-eksbuild.3"),
+    "eks-pod-identity-agent": EksAddon("v1.3.10-eksbuild.3"),
+}
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    name: str
+    version: str
+    repository: str
+
+
+NVIDIA_DEVICE_PLUGIN = HelmChart(
+    "nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin"
+)
+
+HELM_CHARTS = (NVIDIA_DEVICE_PLUGIN,)

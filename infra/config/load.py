@@ -1,0 +1,101 @@
+"""Turn raw config sections into a validated StackConfig, or into a list of problems."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from infra.config.checks import Problem, check_stack
+from infra.config.stack import StackConfig
+
+NAMESPACE = "llm-platform"
+
+
+class ConfigError(Exception):
+    """The stack config is invalid; `problems` says where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_stack_config(sections: Mapping[str, Any]) -> StackConfig:
+    """Validate the `llm-platform:*` sections of a stack (namespace stripped)."""
+    try:
+        cfg = StackConfig.model_validate(dict(sections))
+    except ValidationError as exc:
+        raise ConfigError([_problem(e) for e in exc.errors()]) from None
+    problems = check_stack(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def format_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _problem(error: ErrorDetails) -> Problem:
+    loc = _strip_union_tags(error["loc"])
+    if error["type"] == "extra_forbidden":
+        known = _keys_at(loc[:-1])
+        hint = f"; known keys here: {', '.join(known)}" if known else ""
+        if not loc[:-1]:
+            hint = f"; this program reads {NAMESPACE}:{{{', '.join(known)}}}"
+        return Problem(format_path(loc), f"unknown key{hint}")
+    if error["type"] == "missing":
+        return Problem(format_path(loc), "is required but not set")
+    return Problem(format_path(loc), _message(error))
+
+
+def _message(error: ErrorDetails) -> str:
+    msg = error["msg"]
+    # pydantic prefixes errors raised by validators; the prefix says nothing to a user
+    return msg.removeprefix("Value error, ")
+
+
+def _strip_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Drop the type names pydantic inserts into the path for `X | None` fields."""
+    return tuple(p for p in loc if not (isinstance(p, str) and p.endswith("]") and "[" in p))
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a config object at `loc` accepts, for the 'unknown key' hint."""
+    model: Any = StackConfig
+    for part in loc:
+        model = _inner_model(model, part)
+        if model is None:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _inner_model(model: Any, part: int | str) -> Any:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        for name, field in model.model_fields.items():
+            if part in (name, field.alias):
+                return _unwrap(field.annotation)
+        return None
+    if get_origin(model) in (dict, list):
+        return _unwrap(get_args(model)[-1])
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside `Annotated[...]`, `X | None`, `list[X]`, `dict[K, X]`."""
+    while True:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        origin = get_origin(annotation)
+        if origin in (dict, list) or not args:
+            return annotation
+        annotation = args[0]
