@@ -1,0 +1,1 @@
+"""The llm-platform stack program and its offline tooling (plan, schema)."""

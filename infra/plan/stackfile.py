@@ -1,0 +1,98 @@
+"""Read Pulumi.yaml and Pulumi.<stack>.yaml into the config map the Pulumi engine would hand the program.
+
+Values marked `secure:` are never decrypted: they become "[secret]" and their
+key is flagged secret, as the engine flags keys holding decrypted secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.plan.secrets import REDACTED
+
+
+class StackFileError(Exception):
+    """A project or stack file is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class StackFiles:
+    project: str
+    config: dict[str, str]
+    """Fully qualified key (`namespace:key`) -> value, encoded as the engine encodes it."""
+    secret_keys: frozenset[str]
+
+
+def read_stack(project_dir: Path, stack: str, stack_file: Path | None = None) -> StackFiles:
+    project_file = project_dir / "Pulumi.yaml"
+    project_doc = _load_yaml(project_file)
+    project = project_doc.get("name")
+    if not isinstance(project, str):
+        raise StackFileError(f"{project_file}: has no project name")
+    stack_path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
+    stack_doc = _load_yaml(stack_path)
+
+    config: dict[str, Any] = {}
+    for key, declared in (project_doc.get("config") or {}).items():
+        value = declared.get("value", declared.get("default")) if isinstance(declared, dict) else declared
+        if value is not None:
+            config[_qualify(project, key)] = value
+    stack_config = stack_doc.get("config") or {}
+    if not isinstance(stack_config, dict):
+        raise StackFileError(f"{stack_path}: 'config' must be a mapping")
+    for key, value in stack_config.items():
+        config[_qualify(project, key)] = value
+
+    secret_keys = {key for key, value in config.items() if _has_secure(value)}
+    encoded = {key: _encode(_strip_secure(value)) for key, value in config.items()}
+    return StackFiles(project=project, config=encoded, secret_keys=frozenset(secret_keys))
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise StackFileError(f"{path}: no such file")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise StackFileError(f"{path}: must be a YAML mapping")
+    return doc
+
+
+def _qualify(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _has_secure(value: Any) -> bool:
+    if _is_secure(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def _strip_secure(value: Any) -> Any:
+    if _is_secure(value):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: _strip_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_secure(v) for v in value]
+    return value
+
+
+def _encode(value: Any) -> str:
+    """Strings as they are, everything else as JSON (how the engine passes config)."""
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,104 @@
+"""summary.md of an offline plan: component tree, capacity and hourly cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from components.core.costs import NodePoolShape, hourly_costs, total
+from components.core.placement import gpu_placement
+from infra.config import StackConfig
+from infra.plan.mocks import Registration
+
+
+def node_pools(cfg: StackConfig) -> list[NodePoolShape]:
+    system = cfg.cluster.system_nodes
+    return [
+        NodePoolShape("system", tuple(system.instance_types), system.min_size, system.max_size),
+        *(
+            NodePoolShape(name, tuple(p.instance_types), p.min_size, p.max_size, p.capacity_type == "spot")
+            for name, p in cfg.gpu_pools.items()
+        ),
+    ]
+
+
+def nat_gateway_count(cfg: StackConfig) -> int:
+    net = cfg.network
+    if net.existing_vpc is not None:
+        return 0
+    return len(net.availability_zones) if net.nat_gateways == "perZone" else 1
+
+
+def render_summary(cfg: StackConfig, stack: str, registrations: list[Registration]) -> str:
+    lines = [f"# Offline plan of stack `{stack}`", ""]
+    kinds = Counter(_family(r) for r in registrations)
+    lines.append(
+        f"{len(registrations)} registrations: "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        + "."
+    )
+    lines += ["", "## Component tree", ""]
+    lines += _tree(registrations)
+    lines += ["", "## GPU capacity per pool", ""]
+    lines += _pool_table(cfg)
+    lines += ["", f"## Hourly cost (on-demand prices, {cfg.aws.region})", ""]
+    lines += _cost_table(cfg)
+    return "\n".join(lines) + "\n"
+
+
+def _family(r: Registration) -> str:
+    if not r.custom:
+        return "components"
+    if r.is_provider:
+        return "providers"
+    if r.type.startswith("kubernetes:helm.sh/"):
+        return "Helm releases"
+    return f"{r.type.split(':')[0]} resources"
+
+
+def _tree(registrations: list[Registration]) -> list[str]:
+    children: dict[str | None, list[Registration]] = {}
+    for r in registrations:
+        children.setdefault(r.parent, []).append(r)
+    components = {r.urn for r in registrations if not r.custom}
+    roots = [r for r in registrations if not r.custom and r.parent not in components]
+    out: list[str] = []
+
+    def walk(r: Registration, depth: int) -> None:
+        own = [c for c in children.get(r.urn, []) if c.custom]
+        types = Counter(c.type.split(":")[-1] for c in own)
+        detail = ", ".join(f"{t} x{n}" if n > 1 else t for t, n in sorted(types.items()))
+        out.append(f"{'  ' * depth}- **{r.type.split(':')[-1]}** `{r.name}`: {detail or 'no resources'}")
+        for c in children.get(r.urn, []):
+            if not c.custom:
+                walk(c, depth + 1)
+
+    for r in roots:
+        walk(r, 0)
+    return out
+
+
+def _pool_table(cfg: StackConfig) -> list[str]:
+    rows = [
+        "| pool | instance types | capacity | GPU | GPUs per node | GiB per GPU | nodes min..max | GPUs min..max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, pool in cfg.gpu_pools.items():
+        p = gpu_placement(name, pool.instance_types)
+        rows.append(
+            f"| {name} | {', '.join(pool.instance_types)} | {pool.capacity_type} | {p.gpu_model} "
+            f"| {p.gpus_per_node} | {p.gpu_memory_mib / 1024:.1f} | {pool.min_size}..{pool.max_size} "
+            f"| {pool.min_size * p.gpus_per_node}..{pool.max_size * p.gpus_per_node} |"
+        )
+    return rows
+
+
+def _cost_table(cfg: StackConfig) -> list[str]:
+    lines = hourly_costs(node_pools(cfg), nat_gateway_count(cfg))
+    rows = ["| item | at minimum scale | at maximum scale | note |", "|---|---|---|---|"]
+    rows += [
+        f"| {line.item} | ${line.hourly_min:,.2f}/h | ${line.hourly_max:,.2f}/h | {line.note} |"
+        for line in lines
+    ]
+    low, high = total(lines)
+    rows.append(f"| **total** | **${low:,.2f}/h** | **${high:,.2f}/h** | |")
+    return rows
