@@ -1,0 +1,35 @@
+# Sourced by the scripts here: make the project virtualenv (and, with --tools, the
+# validators that need their own) from nothing but python3, and reuse them while
+# their pins are unchanged.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+CHECKOV_VERSION="3.3.30"  # runs from its own virtualenv: its pins clash with the project's
+
+quiet_pip() {
+  # pip's warnings about unreachable extra indexes are noise; real errors still fail the script
+  "$@" --quiet --disable-pip-version-check 2> >(grep -v "^WARNING: Location" >&2)
+}
+
+ensure_project_venv() {
+  local stamp="$ROOT/.venv/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "== installing the project and its dev tools into .venv"
+    "$PYTHON" -m venv "$ROOT/.venv"
+    quiet_pip "$ROOT/.venv/bin/pip" install -e "$ROOT[dev]"
+    rm -f "$ROOT"/.venv/.installed-*
+    touch "$stamp"
+  fi
+}
+
+ensure_checkov() {
+  local venv="$ROOT/.venv-tools/checkov"
+  if [ ! -x "$venv/bin/checkov" ] || ! "$venv/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+    echo "== installing checkov $CHECKOV_VERSION into .venv-tools/checkov"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    quiet_pip "$venv/bin/pip" install "checkov==$CHECKOV_VERSION"
+  fi
+  export CHECKOV="$venv/bin/checkov"
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Everything CI checks, on a machine with only python3: lint, types, tests, and
+# the offline plans of dev and prod through kubernetes-validate, checkov,
+# parliament and the pinned charts' values (tests/test_validators.py).
+set -euo pipefail
+source "$(dirname "$0")/bootstrap.sh"
+cd "$ROOT"
+ensure_project_venv
+ensure_checkov
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest "$@"

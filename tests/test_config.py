@@ -1,0 +1,223 @@
+"""Stack config: both stack files load, and each kind of mistake is named by its key path."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from infra.config import ConfigError, load_stack_config
+from infra.config.schema import stack_file_schema
+from tests.conftest import REPO, stack_config, stack_sections
+
+
+def problems(sections: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(sections)
+    return [str(p) for p in caught.value.problems]
+
+
+def dev(**changes: Any) -> dict[str, Any]:
+    """The dev stack config with `changes` applied at dotted paths ("gpuPools.l4.maxSize")."""
+    sections = copy.deepcopy(stack_sections("dev"))
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = sections
+        for key in parents:
+            node = node[key]
+        if value is DELETE:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return sections
+
+
+DELETE = object()
+
+
+def test_dev_and_prod_are_valid_and_different() -> None:
+    dev_cfg, prod_cfg = stack_config("dev"), stack_config("prod")
+    assert dev_cfg.gpu_pools["l4"].capacity_type == "spot"
+    assert dev_cfg.gpu_pools["l4"].min_size == 0
+    assert dev_cfg.cluster.endpoint.public_access_cidrs
+    assert len(prod_cfg.network.availability_zones) == 3
+    assert prod_cfg.network.nat_gateways == "perZone"
+    assert all(p.capacity_type == "onDemand" for p in prod_cfg.gpu_pools.values())
+    assert prod_cfg.protect and not dev_cfg.protect
+    assert prod_cfg.aws.allowed_account_ids != dev_cfg.aws.allowed_account_ids
+
+
+BAD_CONFIGS = [
+    pytest.param(
+        dev(gpuPools__l4__instanceTypes=["g9.mega"]),
+        "error: gpuPools.l4.instanceTypes[0]: 'g9.mega' is not a GPU instance type of the catalog",
+        id="unknown-instance-type",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__instanceTypes=["m7i.large"]),
+        "error: gpuPools.l4.instanceTypes[0]: 'm7i.large' is not a GPU instance type",
+        id="cpu-type-in-gpu-pool",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__instanceTypes=["g6.xlarge", "g6e.xlarge"]),
+        "error: gpuPools.l4.instanceTypes: mixes GPU shapes: g6.xlarge (1 x L4), g6e.xlarge (1 x L40S)",
+        id="mixed-gpus",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__instanceTypes=["g6e.xlarge", "g6e.12xlarge"]),
+        "error: gpuPools.l4.instanceTypes: mixes GPU shapes: g6e.xlarge (1 x L40S), g6e.12xlarge (4 x L40S)",
+        id="mixed-gpu-counts",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__minSize=3),
+        "error: gpuPools.l4.minSize: 3 is above maxSize 2",
+        id="min-above-max",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__desiredSize=5),
+        "error: gpuPools.l4.desiredSize: 5 is outside minSize..maxSize (0..2)",
+        id="desired-outside-range",
+    ),
+    pytest.param(
+        dev(
+            network={
+                "availabilityZones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+                "existingVpc": {
+                    "vpcId": "vpc-0123456789abcdef0",
+                    "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                },
+            }
+        ),
+        "error: network.existingVpc.privateSubnetIds: 2 subnets for 3 availability zones",
+        id="fewer-subnets-than-zones",
+    ),
+    pytest.param(
+        dev(
+            network={
+                "availabilityZones": ["us-east-1a", "us-east-1b"],
+                "natGateways": "perZone",
+                "existingVpc": {
+                    "vpcId": "vpc-0123456789abcdef0",
+                    "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                },
+            }
+        ),
+        "error: network.natGateways: applies only to a new VPC",
+        id="nat-setting-on-adopted-vpc",
+    ),
+    pytest.param(
+        dev(network__availabilityZones=["us-east-1a", "us-west-2b"]),
+        "error: network.availabilityZones[1]: 'us-west-2b' is not an availability zone of us-east-1",
+        id="zone-of-another-region",
+    ),
+    pytest.param(
+        dev(network__vpcCidr="10.40.0.0/24"),
+        "error: network.vpcCidr: /24 is outside /16 to /20",
+        id="vpc-too-small",
+    ),
+    pytest.param(
+        dev(cluster__endpoint={"publicAccessCidrs": ["0.0.0.0/0"]}),
+        "error: cluster.endpoint.publicAccessCidrs[0]: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
+        id="endpoint-open-to-all",
+    ),
+    pytest.param(
+        dev(cluster__admins=["arn:aws:sts::111111111111:assumed-role/admin/session"]),
+        "error: cluster.admins[0]: 'arn:aws:sts::111111111111:assumed-role/admin/session' is not an IAM role or user ARN",
+        id="session-arn-as-admin",
+    ),
+    pytest.param(
+        dev(cluster__admins=DELETE),
+        "error: cluster.admins: is required but not set",
+        id="missing-admins",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__maxsize=2),
+        "error: gpuPools.l4.maxsize: unknown key; known keys here: instanceTypes, capacityType, minSize, maxSize",
+        id="typo-in-key",
+    ),
+    pytest.param(
+        {**dev(), "gpupools": {}},
+        "error: gpupools: unknown key; this program reads llm-platform:{aws, network, cluster, gpuPools",
+        id="typo-in-section",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__capacityType="Spot"),
+        "error: gpuPools.l4.capacityType: Input should be 'onDemand' or 'spot'",
+        id="capacity-type-spelling",
+    ),
+    pytest.param(
+        dev(gpuPools={"L4_pool": {"instanceTypes": ["g6.xlarge"], "maxSize": 1}}),
+        "error: gpuPools.L4_pool: 'L4_pool' is not a short name",
+        id="pool-name-not-a-label",
+    ),
+    pytest.param(
+        dev(cluster__systemNodes={"instanceTypes": ["g5.xlarge"]}),
+        "error: cluster.systemNodes.instanceTypes[0]: 'g5.xlarge' is not a CPU instance type of the catalog",
+        id="gpu-type-in-system-pool",
+    ),
+    pytest.param(
+        dev(gpuPools__l4__rootVolumeGiB=40),
+        "error: gpuPools.l4.rootVolumeGiB: Input should be greater than or equal to 100",
+        id="root-volume-too-small-for-vllm",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sections", "expected"), BAD_CONFIGS)
+def test_bad_config_names_the_key_and_the_fix(sections: dict[str, Any], expected: str) -> None:
+    found = problems(sections)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    found = problems(
+        dev(
+            gpuPools__l4__minSize=3,
+            network__vpcCidr="10.0.0.0/8",
+            cluster__endpoint={"publicAccessCidrs": ["0.0.0.0/0"]},
+        )
+    )
+    assert len(found) == 3, found
+
+
+def test_schema_file_is_current() -> None:
+    on_disk = json.loads((REPO / "docs" / "config.schema.json").read_text())
+    assert on_disk == stack_file_schema(), "regenerate: python -m infra schema > docs/config.schema.json"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_validate_against_the_schema(stack: str) -> None:
+    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    jsonschema.validate(doc, stack_file_schema())
+
+
+def test_schema_rejects_a_typo_an_editor_should_flag() -> None:
+    doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    doc["config"]["llm-platform:gpupools"] = {}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, stack_file_schema())
+
+
+def _properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for model, definition in schema["$defs"].items():
+        for name, prop in definition.get("properties", {}).items():
+            found.append((f"{model}.{name}", prop))
+    found += list(schema["properties"]["config"]["properties"].items())
+    return found
+
+
+def test_every_config_field_is_described() -> None:
+    undescribed = [name for name, prop in _properties(stack_file_schema()) if not prop.get("description")]
+    assert undescribed == []
+
+
+def test_config_reference_lists_every_key() -> None:
+    reference = (REPO / "docs" / "config.md").read_text()
+    from infra.config.reference import render_reference
+
+    assert reference == render_reference(), "regenerate: python -m infra schema --markdown > docs/config.md"

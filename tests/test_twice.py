@@ -1,0 +1,76 @@
+"""Every component built twice in one stack: no URN and no physical name may collide.
+
+Mocks accept any name; AWS and Kubernetes do not. So this test collects the
+names the clouds would see (explicit AWS names, Kubernetes kind/namespace/name,
+Helm release names) and requires each to be unique.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from components import Cluster, GpuNodePool, GpuRuntime, Network
+from infra.plan.mocks import Registration
+from tests.conftest import RunPulumi
+from tests.graph import on_aws, on_k8s
+
+
+def physical_names(r: Registration) -> list[str]:
+    if r.type.startswith("kubernetes:helm.sh/"):
+        return [f"helm/{r.props.get('namespace')}/{r.props['name']}"]
+    if r.type.startswith("kubernetes:"):
+        meta: dict[str, Any] = r.props.get("metadata", {})
+        return [f"{r.props['kind']}/{meta.get('namespace', '')}/{meta['name']}"]
+    names = []
+    for key in ("name", "nodeGroupName"):
+        if key in r.state and isinstance(r.state[key], str):
+            names.append(f"{r.type}/{r.state[key]}")
+    if r.type == "aws:eks/addon:Addon":
+        names.append(f"addon/{r.props['clusterName']}/{r.props['addonName']}")
+    if r.type == "aws:eks/accessEntry:AccessEntry":
+        names.append(f"access/{r.props['clusterName']}/{r.props['principalArn']}")
+    return names
+
+
+def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
+    def program() -> None:
+        aws_opts, k8s_opts = on_aws(), on_k8s()
+        for n in ("one", "two"):
+            net = Network(
+                f"net-{n}",
+                {
+                    "cluster_name": f"eks-{n}",
+                    "availability_zones": ["us-east-1a", "us-east-1b"],
+                    "vpc_cidr": "10.40.0.0/16",
+                },
+                aws_opts,
+            )
+            cluster = Cluster(
+                f"eks-{n}",
+                {
+                    "subnet_ids": net.private_subnet_ids,
+                    "admin_arns": ["arn:aws:iam::111111111111:role/admin"],
+                },
+                aws_opts,
+            )
+            GpuNodePool(
+                f"eks-{n}-gpu",
+                {
+                    "cluster_name": cluster.cluster_name,
+                    "subnet_ids": net.private_subnet_ids,
+                    "instance_types": ["g6.xlarge"],
+                    "max_size": 1,
+                },
+                aws_opts,
+            )
+            GpuRuntime(f"gpu-runtime-{n}", None, k8s_opts)
+
+    graph = run_pulumi(program)
+    urns = Counter(r.urn for r in graph)
+    assert [u for u, n in urns.items() if n > 1] == []
+    names = Counter(name for r in graph if r.custom and not r.is_provider for name in physical_names(r))
+    assert [name for name, n in names.items() if n > 1] == []
+    # the check sees the names that matter: the clusters, node groups and namespaces
+    assert {"aws:eks/cluster:Cluster/eks-one", "aws:eks/cluster:Cluster/eks-two"} <= set(names)
+    assert "Namespace//gpu-runtime-one" in names
