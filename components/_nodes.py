@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components import _aws
 from components.core import iam
 
 # What a node needs and nothing more: join the cluster and pull images. The VPC
@@ -18,10 +19,6 @@ NODE_POLICIES = (
 ROOT_DEVICE = "/dev/xvda"  # root device of the EKS AL2023 AMIs
 
 
-def managed_policy_arn(partition: pulumi.Output[str], policy: str) -> pulumi.Output[str]:
-    return partition.apply(lambda p: iam.managed_policy_arn(p, policy))
-
-
 def node_role(name: str, parent: pulumi.Resource) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
     """The node role and its policy attachments (a node group must wait for both)."""
     role = aws.iam.Role(
@@ -29,12 +26,12 @@ def node_role(name: str, parent: pulumi.Resource) -> tuple[aws.iam.Role, list[pu
         assume_role_policy=iam.service_trust("ec2.amazonaws.com"),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
+    partition = _aws.partition(parent)
     attachments: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(
             f"{name}-node-{policy}",
             role=role.name,
-            policy_arn=managed_policy_arn(partition, policy),
+            policy_arn=_aws.managed_policy_arn(partition, policy),
             opts=pulumi.ResourceOptions(parent=parent),
         )
         for policy in NODE_POLICIES

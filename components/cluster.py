@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _nodes, versions
+from components import _aws, _nodes, versions
 from components.core import iam
 from components.core.kubeconfig import eks_kubeconfig, region_of_arn
 from components.core.placement import POOL_LABEL
@@ -57,6 +57,8 @@ class Cluster(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    """Pod Identity trust policies name it, so only this cluster can use their roles."""
     endpoint: pulumi.Output[str]
     certificate_authority: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
@@ -73,26 +75,22 @@ class Cluster(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
         child = pulumi.ResourceOptions(parent=self)
 
-        key = aws.kms.Key(
+        key = _aws.kms_key(
             f"{name}-secrets",
-            description=f"Envelope encryption of Kubernetes secrets in EKS cluster {cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=stateful,
-        )
-        aws.kms.Alias(
-            f"{name}-secrets", name=f"alias/{cluster_name}-eks-secrets", target_key_id=key.key_id, opts=child
+            f"Envelope encryption of Kubernetes secrets in EKS cluster {cluster_name}",
+            self,
+            protect,
         )
         role = aws.iam.Role(
             f"{name}-control-plane",
             assume_role_policy=iam.service_trust("eks.amazonaws.com"),
             opts=child,
         )
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        partition = _aws.partition(self)
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-control-plane",
             role=role.name,
-            policy_arn=_nodes.managed_policy_arn(partition, "AmazonEKSClusterPolicy"),
+            policy_arn=_aws.managed_policy_arn(partition, "AmazonEKSClusterPolicy"),
             opts=child,
         )
         # EKS would create this group itself, without a retention; creating it first keeps it ours.
@@ -151,6 +149,7 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = pulumi.Output.all(
             cluster.name, *[addon.addon_version for addon in early_addons]
         ).apply(lambda values: str(values[0]))
+        self.cluster_arn = cluster.arn
         self.endpoint = cluster.endpoint
         self.certificate_authority = cluster.certificate_authority.data
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
@@ -168,6 +167,7 @@ class Cluster(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster_arn,
                 "endpoint": self.endpoint,
                 "certificate_authority": self.certificate_authority,
                 "kubeconfig": self.kubeconfig,
@@ -238,7 +238,7 @@ class Cluster(pulumi.ComponentResource):
         policy = aws.iam.RolePolicyAttachment(
             f"{name}-vpc-cni",
             role=role.name,
-            policy_arn=_nodes.managed_policy_arn(partition, "AmazonEKS_CNI_Policy"),
+            policy_arn=_aws.managed_policy_arn(partition, "AmazonEKS_CNI_Policy"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return self._addon(

@@ -43,15 +43,17 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_cidrs: pulumi.Output[list[str]]
+    """Where nodes, pods and EFS mount targets live (network policies use them)."""
+    public_subnet_cidrs: pulumi.Output[list[str]]
+    """Where internet-facing load balancers live (the source of ingress traffic to pods)."""
+    private_subnets: list[pulumi.Output[str]]
+    """The private subnet ids one by one, for resources made per subnet (not an output)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Network", name, None, opts)
         if "existing_vpc_id" in args:
-            self.vpc_id = pulumi.Output.from_input(args["existing_vpc_id"])
-            self.private_subnet_ids = pulumi.Output.from_input(list(args["existing_private_subnet_ids"]))
-            self.public_subnet_ids = pulumi.Output.from_input(
-                list(args.get("existing_public_subnet_ids", []))
-            )
+            self._adopt(args)
         else:
             self._create(name, args)
         self.register_outputs(
@@ -59,8 +61,27 @@ class Network(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_cidrs": self.private_subnet_cidrs,
+                "public_subnet_cidrs": self.public_subnet_cidrs,
             }
         )
+
+    def _adopt(self, args: NetworkArgs) -> None:
+        private = list(args["existing_private_subnet_ids"])
+        public = list(args.get("existing_public_subnet_ids", []))
+        self.vpc_id = pulumi.Output.from_input(args["existing_vpc_id"])
+        self.private_subnets = [pulumi.Output.from_input(s) for s in private]
+        self.private_subnet_ids = pulumi.Output.from_input(private)
+        self.public_subnet_ids = pulumi.Output.from_input(public)
+        self.private_subnet_cidrs = self._cidrs_of(private)
+        self.public_subnet_cidrs = self._cidrs_of(public)
+
+    def _cidrs_of(self, subnet_ids: list[str]) -> pulumi.Output[list[str]]:
+        lookups = [
+            aws.ec2.get_subnet_output(id=s, opts=pulumi.InvokeOutputOptions(parent=self)).cidr_block
+            for s in subnet_ids
+        ]
+        return pulumi.Output.all(*lookups).apply(lambda cidrs: [str(c) for c in cidrs])
 
     def _create(self, name: str, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -167,8 +188,11 @@ class Network(pulumi.ComponentResource):
         self._flow_logs(name, vpc, args.get("flow_log_retention_days", 30))
 
         self.vpc_id = vpc.id
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
+        self.private_subnets = [s.id for s in private_subnets]
+        self.private_subnet_ids = pulumi.Output.all(*self.private_subnets)
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.private_subnet_cidrs = pulumi.Output.from_input([z.private_cidr for z in zones])
+        self.public_subnet_cidrs = pulumi.Output.from_input([z.public_cidr for z in zones])
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, retention_days: pulumi.Input[int]) -> None:
         """Record rejected traffic: the first thing to read when a network policy or SG misbehaves."""

@@ -36,6 +36,15 @@ EKS_ADDONS: dict[str, EksAddon] = {
 }
 
 
+# Installed by ModelStore, not by Cluster: only a stack with shared model storage needs it.
+EFS_CSI_ADDON = EksAddon("v3.4.1-eksbuild.1")  # driver 3.4.1, as chart aws-efs-csi-driver 4.4.1
+
+# Container images, by release tag (never latest).
+VLLM_VERSION = "v0.33.0"
+VLLM_IMAGE = f"vllm/vllm-openai:{VLLM_VERSION}"
+AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.36.32"  # AWS CLI v2 release of 2026-08-26
+
+
 @dataclass(frozen=True)
 class HelmChart:
     name: str

@@ -57,7 +57,7 @@ def _plan(stack: str, stack_file: Path | None, out: Path) -> int:
         return EXIT_INVALID
     set_all_config(files.config, sorted(files.secret_keys))
     try:
-        cfg = load_stack_config(read_sections())
+        cfg = load_stack_config(*read_sections())
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from infra.config import StackConfig, load_stack_config
 from infra.plan.mocks import PlatformMocks
@@ -55,13 +54,12 @@ def run_pulumi() -> RunPulumi:
 
 
 def stack_sections(stack: str) -> dict[str, Any]:
-    """The llm-platform:* sections of Pulumi.<stack>.yaml, as plain data to mutate in tests."""
-    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
-    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("llm-platform:")}
+    """The llm-platform:* sections of Pulumi.<stack>.yaml as the program sees them, to mutate in tests."""
+    return read_stack(REPO, stack).sections("llm-platform")[0]
 
 
 def stack_config(stack: str) -> StackConfig:
-    return load_stack_config(stack_sections(stack))
+    return load_stack_config(*read_stack(REPO, stack).sections("llm-platform"))
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

@@ -66,11 +66,13 @@ def test_plan_is_deterministic(planned: Callable[[str], Path], tmp_path: Path) -
 
 def test_prod_summary_has_the_capacity_and_cost_of_every_pool(planned: Callable[[str], Path]) -> None:
     summary = (planned("prod") / "summary.md").read_text()
-    assert "| l40s | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 2..6 | 2..6 |" in summary
+    assert "| l40s | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 2..7 | 2..7 |" in summary
     assert "| h100 | p5.48xlarge | onDemand | H100 | 8 | 80.0 | 1..2 | 8..16 |" in summary
-    # 3 NAT gateways, 3..6 m7i.xlarge, 2..6 g6e.xlarge, 1..2 p5.48xlarge, and the control plane
+    assert "| search | 7 | llama-8b | 7 | 40 | 256Gi |" in summary
+    assert "| llama-70b | research | h100 | 4 | 1..4 | 4..16 | s3Stream |" in summary
+    # 3 NAT gateways, 3..6 m7i.xlarge, 2..7 g6e.xlarge, 1..2 p5.48xlarge, and the control plane
     low = 0.10 + 3 * 0.045 + 3 * 0.2016 + 2 * 1.861 + 55.040
-    high = 0.10 + 3 * 0.045 + 6 * 0.2016 + 6 * 1.861 + 2 * 55.040
+    high = 0.10 + 3 * 0.045 + 6 * 0.2016 + 7 * 1.861 + 2 * 55.040
     assert f"**${low:,.2f}/h** | **${high:,.2f}/h**" in summary
 
 

@@ -74,7 +74,7 @@ def test_dev_is_small_spot_from_zero_and_prod_is_on_demand_and_protected(
         assert len(gpu) == 2 and all(g["capacityType"] == "ON_DEMAND" for g in gpu.values())
         assert (len(subnets), len(nats)) == (6, 3)
         protected = {r.type.split(":")[-1] for r in stack_graph if r.protect}
-        assert protected == {"Key", "Cluster", "LogGroup"}
+        assert protected == {"Key", "Cluster", "LogGroup", "Bucket", "FileSystem"}
 
 
 def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_name: str) -> None:

@@ -43,3 +43,115 @@ def pod_identity_trust(cluster_arn: str) -> str:
             },
         }
     )
+
+
+def deny_insecure_transport(*resources: str) -> Statement:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": list(resources),
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def bucket_tls_only(bucket_arn: str) -> str:
+    return document(deny_insecure_transport(bucket_arn, f"{bucket_arn}/*"))
+
+
+def access_log_bucket_policy(log_bucket_arn: str, source_bucket_arn: str, account: str) -> str:
+    """S3 server access logging may write here, for one source bucket of one account."""
+    return document(
+        {
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        },
+        deny_insecure_transport(log_bucket_arn, f"{log_bucket_arn}/*"),
+    )
+
+
+def efs_tls_only(file_system_arn: str) -> str:
+    """Clients may mount and write through a mount target, and only over TLS."""
+    return document(
+        {
+            "Sid": "MountThroughMountTargets",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            "Resource": file_system_arn,
+            "Condition": {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "*",
+            "Resource": file_system_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    )
+
+
+def _model_statements(bucket_arn: str, prefix: str) -> list[Statement]:
+    return [
+        {
+            "Sid": "ReadModelFiles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": f"{bucket_arn}/{prefix}*",
+        },
+        {
+            "Sid": "ListModelFiles",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+        },
+    ]
+
+
+def _via_s3() -> dict[str, Any]:
+    """The key may be used only by S3 on the caller's behalf, never directly."""
+    return {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}
+
+
+def model_read_policy(bucket_arn: str, key_arn: str, prefix: str) -> str:
+    """Read one model's files under `prefix` of the bucket, and nothing else."""
+    return document(
+        *_model_statements(bucket_arn, prefix),
+        {
+            "Sid": "DecryptModelFiles",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": key_arn,
+            "Condition": _via_s3(),
+        },
+    )
+
+
+def model_sync_policy(bucket_arn: str, key_arn: str, prefix: str) -> str:
+    """Read and write one model's files under `prefix` (the sync job mirrors downloads there)."""
+    return document(
+        *_model_statements(bucket_arn, prefix),
+        {
+            "Sid": "WriteModelFiles",
+            "Effect": "Allow",
+            "Action": sorted(["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]),
+            "Resource": f"{bucket_arn}/{prefix}*",
+        },
+        {
+            "Sid": "EncryptModelFiles",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+            "Condition": _via_s3(),
+        },
+    )

@@ -6,11 +6,12 @@ five mistakes gets five lines, not the first one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from components.core import gpu_catalog
+from components.core.capacity import ModelDemand, PoolSupply, check_capacity
 from components.core.subnets import LARGEST_PREFIX, SMALLEST_PREFIX
 from infra.config.cloud import GpuPoolConfig, NetworkConfig, SystemNodesConfig
 from infra.config.stack import StackConfig
@@ -27,13 +28,44 @@ class Problem:
         return f"error: {self.path}: {self.message}"
 
 
-def check_stack(cfg: StackConfig) -> list[Problem]:
-    return [
+def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list[Problem]:
+    problems = [
         *_network(cfg.network, cfg.aws.region),
         *_endpoint(cfg),
         *_system_nodes(cfg.cluster.system_nodes),
         *(p for name, pool in cfg.gpu_pools.items() for p in _gpu_pool(f"gpuPools.{name}", pool)),
+        *_storage(cfg, secret_sections),
+        *_tenants(cfg),
+        *_models(cfg),
     ]
+    # Capacity arithmetic needs every reference to resolve and every pool to be known.
+    if not problems:
+        problems += [Problem(p.path, p.message) for p in check_capacity(*capacity_inputs(cfg))]
+    return problems
+
+
+def capacity_inputs(
+    cfg: StackConfig,
+) -> tuple[list[ModelDemand], dict[str, int], dict[str, PoolSupply]]:
+    """The stack's models, tenant GPU quotas and pools, in the terms of the capacity arithmetic."""
+    pools = {}
+    for name, pool in cfg.gpu_pools.items():
+        itype = gpu_catalog.CATALOG[pool.instance_types[0]]
+        pools[name] = PoolSupply(name, itype.gpus, pool.max_size)
+    models = [
+        ModelDemand(
+            name=name,
+            tenant=m.tenant,
+            pool=m.pool,
+            gpus_per_replica=m.tensor_parallel_size,
+            min_replicas=m.min_replicas,
+            max_replicas=m.max_replicas,
+            surge=cfg.gpu_pools[m.pool].surge_headroom,
+        )
+        for name, m in cfg.models.items()
+    ]
+    quotas = {name: t.quota.gpus for name, t in cfg.tenants.items()}
+    return models, quotas, pools
 
 
 def _network(net: NetworkConfig, region: str) -> Iterator[Problem]:
@@ -130,3 +162,56 @@ def _gpu_pool(path: str, pool: GpuPoolConfig) -> Iterator[Problem]:
             f"mixes GPU shapes: {listed}; a pool holds one GPU model and count per node, "
             "so that every pod it places fits every node; split it into several pools",
         )
+
+
+def _storage(cfg: StackConfig, secret_sections: Collection[str]) -> Iterator[Problem]:
+    if cfg.storage.force_destroy and cfg.protect:
+        yield Problem(
+            "storage.forceDestroy",
+            "cannot be true while protect is true: a protected stack keeps its model data",
+        )
+    if cfg.storage.hugging_face_token is not None and "storage" not in secret_sections:
+        yield Problem(
+            "storage.huggingFaceToken",
+            "is stored in plain text; set it with "
+            "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <token>`",
+        )
+
+
+def _tenants(cfg: StackConfig) -> Iterator[Problem]:
+    seen: dict[str, str] = {arn: "cluster.admins" for arn in cfg.cluster.admins}
+    for name, tenant in cfg.tenants.items():
+        for i, arn in enumerate(tenant.access_role_arns):
+            path = f"tenants.{name}.accessRoleArns[{i}]"
+            if arn in seen:
+                yield Problem(path, f"{arn} is already in {seen[arn]}; an IAM role maps to one access entry")
+            seen[arn] = path
+
+
+def _models(cfg: StackConfig) -> Iterator[Problem]:
+    for name, model in cfg.models.items():
+        path = f"models.{name}"
+        if model.tenant not in cfg.tenants:
+            yield Problem(
+                f"{path}.tenant",
+                f"{model.tenant!r} is not a tenant; add it under llm-platform:tenants "
+                f"(tenants now: {', '.join(cfg.tenants) or 'none'})",
+            )
+        if model.pool not in cfg.gpu_pools:
+            yield Problem(
+                f"{path}.pool",
+                f"{model.pool!r} is not a GPU pool; pools: {', '.join(cfg.gpu_pools)}",
+            )
+        if model.min_replicas > model.max_replicas:
+            yield Problem(
+                f"{path}.minReplicas", f"{model.min_replicas} is above maxReplicas {model.max_replicas}"
+            )
+        sources = [s for s in (model.source.hugging_face, model.source.s3) if s is not None]
+        if len(sources) != 1:
+            yield Problem(f"{path}.source", "set exactly one of huggingFace or s3")
+        elif model.weights == "s3Stream" and model.source.s3 is None:
+            yield Problem(
+                f"{path}.weights",
+                "s3Stream streams weights already in the model bucket; it needs source.s3 "
+                "(sync a Hugging Face model with weights: efs, or upload it and use source.s3)",
+            )

@@ -92,5 +92,7 @@ class GpuPoolConfig(Model):
     """Most nodes: the ceiling of the pool's GPUs and of its cost."""
     desired_size: Annotated[int, Field(ge=0)] | None = None
     """Nodes to start with (default: minSize); ignored after creation so an autoscaler can own it."""
+    surge_headroom: bool = False
+    """The pool keeps room for one extra replica per model, so a rollout starts the new replica before it stops an old one (maxSurge 1). Without it a rollout replaces one replica at a time (maxSurge 0, maxUnavailable 1) and never waits for a GPU that does not exist. Counted in the capacity checks."""
     root_volume_gib: Annotated[int, Field(ge=100, le=16384, alias="rootVolumeGiB")] = 200
     """Root volume of each node, GiB (encrypted gp3). It holds the vLLM image (about 12 GB compressed, twice that unpacked, two versions during a rollout) and any weights cached on the node."""

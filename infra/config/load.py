@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -22,13 +22,17 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_stack_config(sections: Mapping[str, Any]) -> StackConfig:
-    """Validate the `llm-platform:*` sections of a stack (namespace stripped)."""
+def load_stack_config(sections: Mapping[str, Any], secret_sections: Collection[str] = ()) -> StackConfig:
+    """Validate the `llm-platform:*` sections of a stack (namespace stripped).
+
+    `secret_sections` are the sections Pulumi holds encrypted; a secret field
+    anywhere else is a secret in plain text, and is refused.
+    """
     try:
         cfg = StackConfig.model_validate(dict(sections))
     except ValidationError as exc:
         raise ConfigError([_problem(e) for e in exc.errors()]) from None
-    problems = check_stack(cfg)
+    problems = check_stack(cfg, secret_sections)
     if problems:
         raise ConfigError(problems)
     return cfg

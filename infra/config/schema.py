@@ -14,8 +14,29 @@ from infra.config.stack import StackConfig
 SCHEMA_ID = "https://llm-platform.invalid/config.schema.json"
 
 
+SECURE_VALUE = {
+    "type": "object",
+    "description": "An encrypted value written by `pulumi config set --secret`.",
+    "properties": {"secure": {"type": "string"}},
+    "required": ["secure"],
+    "additionalProperties": False,
+}
+
+
+def _accept_secure(node: Any) -> Any:
+    """Secret fields hold `{secure: <ciphertext>}` in a stack file, not a plain string."""
+    if isinstance(node, dict):
+        if node.get("format") == "password":
+            described = {"description": node["description"]} if "description" in node else {}
+            return {**described, "anyOf": [SECURE_VALUE, {"type": "string"}]}
+        return {k: _accept_secure(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_accept_secure(v) for v in node]
+    return node
+
+
 def stack_file_schema() -> dict[str, Any]:
-    model = StackConfig.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    model = _accept_secure(StackConfig.model_json_schema(by_alias=True, ref_template="#/$defs/{model}"))
     sections = {f"{NAMESPACE}:{key}": value for key, value in model["properties"].items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

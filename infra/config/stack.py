@@ -8,6 +8,7 @@ from pydantic import Field
 
 from infra.config.base import DnsLabel, Model
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
+from infra.config.workloads import ModelConfig, StorageConfig, TenantConfig
 
 
 class StackConfig(Model):
@@ -19,6 +20,12 @@ class StackConfig(Model):
     """The EKS cluster."""
     gpu_pools: Annotated[dict[DnsLabel, GpuPoolConfig], Field(min_length=1)]
     """GPU node pools by name; the name becomes the pool's node label and part of its AWS names."""
+    storage: StorageConfig = StorageConfig()
+    """Shared model storage: the S3 bucket and the EFS file system."""
+    tenants: dict[DnsLabel, TenantConfig] = {}
+    """Teams by name; each gets a namespace of that name with quotas, defaults, network policies and edit rights for its group."""
+    models: dict[DnsLabel, ModelConfig] = {}
+    """Models to serve by name (the name is the served model name and part of its storage path)."""
     protect: bool = False
     """Protect stateful resources (EKS cluster, KMS keys, log groups) from deletion, and keep them in AWS when they leave the program. Turn on for prod."""
 

@@ -124,6 +124,10 @@ class PlatformMocks(mocks.Mocks):
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}, []
+        if token == "aws:ec2/getSubnet:getSubnet":
+            # An adopted subnet: a /20 of 10.99.0.0/16 derived from its id.
+            third = int(_hex(str(args.args.get("id")), 2), 16) % 16 * 16
+            return {"id": args.args.get("id"), "cidrBlock": f"10.99.{third}.0/20"}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,
@@ -228,6 +232,29 @@ class PlatformMocks(mocks.Mocks):
                     "arn": self._arn(
                         "eks", f"addon/{inputs.get('clusterName')}/{inputs.get('addonName')}/{_uuid(seed)}"
                     )
+                },
+            ),
+            "aws:s3/bucket:Bucket": (
+                inputs.get("bucket") or physical.lower(),
+                {
+                    "bucket": inputs.get("bucket") or physical.lower(),
+                    "arn": f"arn:aws:s3:::{inputs.get('bucket') or physical.lower()}",
+                    "bucketRegionalDomainName": f"{physical.lower()}.s3.{self.region}.amazonaws.com",
+                },
+            ),
+            "aws:efs/fileSystem:FileSystem": (
+                f"fs-{short}",
+                {
+                    "arn": self._arn("elasticfilesystem", f"file-system/fs-{short}"),
+                    "dnsName": f"fs-{short}.efs.{self.region}.amazonaws.com",
+                },
+            ),
+            "aws:efs/mountTarget:MountTarget": (f"fsmt-{short}", {"ipAddress": "10.0.0.10"}),
+            "aws:eks/podIdentityAssociation:PodIdentityAssociation": (
+                f"a-{short}",
+                {
+                    "associationId": f"a-{short}",
+                    "associationArn": self._arn("eks", f"podidentityassociation/{_uuid(seed)}"),
                 },
             ),
             "aws:eks/accessEntry:AccessEntry": (

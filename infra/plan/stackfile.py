@@ -27,6 +27,17 @@ class StackFiles:
     """Fully qualified key (`namespace:key`) -> value, encoded as the engine encodes it."""
     secret_keys: frozenset[str]
 
+    def sections(self, namespace: str) -> tuple[dict[str, Any], set[str]]:
+        """The keys of `namespace` (namespace stripped) decoded, and which of them are secret."""
+        prefix = f"{namespace}:"
+        sections = {
+            key.removeprefix(prefix): decode(value)
+            for key, value in self.config.items()
+            if key.startswith(prefix)
+        }
+        secret = {key.removeprefix(prefix) for key in self.secret_keys if key.startswith(prefix)}
+        return sections, secret
+
 
 def read_stack(project_dir: Path, stack: str, stack_file: Path | None = None) -> StackFiles:
     project_file = project_dir / "Pulumi.yaml"
@@ -91,6 +102,14 @@ def _strip_secure(value: Any) -> Any:
     if isinstance(value, list):
         return [_strip_secure(v) for v in value]
     return value
+
+
+def decode(value: str) -> Any:
+    """The inverse of the engine's encoding: JSON where it parses, the string otherwise."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def _encode(value: Any) -> str:

@@ -7,6 +7,7 @@ from collections import Counter
 from components.core.costs import NodePoolShape, hourly_costs, total
 from components.core.placement import gpu_placement
 from infra.config import StackConfig
+from infra.config.checks import capacity_inputs
 from infra.plan.mocks import Registration
 
 
@@ -40,6 +41,10 @@ def render_summary(cfg: StackConfig, stack: str, registrations: list[Registratio
     lines += _tree(registrations)
     lines += ["", "## GPU capacity per pool", ""]
     lines += _pool_table(cfg)
+    lines += ["", "## GPU capacity per namespace", ""]
+    lines += _tenant_table(cfg)
+    lines += ["", "## Models", ""]
+    lines += _model_table(cfg)
     lines += ["", f"## Hourly cost (on-demand prices, {cfg.aws.region})", ""]
     lines += _cost_table(cfg)
     return "\n".join(lines) + "\n"
@@ -88,6 +93,43 @@ def _pool_table(cfg: StackConfig) -> list[str]:
             f"| {name} | {', '.join(pool.instance_types)} | {pool.capacity_type} | {p.gpu_model} "
             f"| {p.gpus_per_node} | {p.gpu_memory_mib / 1024:.1f} | {pool.min_size}..{pool.max_size} "
             f"| {pool.min_size * p.gpus_per_node}..{pool.max_size * p.gpus_per_node} |"
+        )
+    return rows
+
+
+def _tenant_table(cfg: StackConfig) -> list[str]:
+    models, quotas, _ = capacity_inputs(cfg)
+    rows = [
+        "| namespace | GPU quota | models | GPUs at maximum scale | CPU quota | memory quota |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, tenant in cfg.tenants.items():
+        own = [m for m in models if m.tenant == name]
+        rows.append(
+            f"| {name} | {quotas[name]} | {', '.join(m.name for m in own) or '-'} "
+            f"| {sum(m.max_gpus for m in own)} | {tenant.quota.cpu} | {tenant.quota.memory} |"
+        )
+    return rows
+
+
+def _model_table(cfg: StackConfig) -> list[str]:
+    models, _, _ = capacity_inputs(cfg)
+    rows = [
+        "| model | namespace | pool | GPUs per replica | replicas min..max | GPUs min..max (+ surge) | weights | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in models:
+        model = cfg.models[m.name]
+        hub = model.source.hugging_face
+        source = (
+            f"{hub.repo}@{hub.revision[:12]}"
+            if hub
+            else f"s3 {model.source.s3.revision if model.source.s3 else ''}"
+        )
+        surge = f" (+{m.surge_gpus})" if m.surge else ""
+        rows.append(
+            f"| {m.name} | {m.tenant} | {m.pool} | {m.gpus_per_replica} | {m.min_replicas}..{m.max_replicas} "
+            f"| {m.min_gpus}..{m.max_replicas * m.gpus_per_replica}{surge} | {model.weights} | {source} |"
         )
     return rows
 

@@ -1,0 +1,40 @@
+"""Kubernetes object pieces shared by the components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+
+def meta(
+    name: str,
+    namespace: pulumi.Input[str] | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """metadata with an explicit name: physical names come from the component's name."""
+    out: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        out["namespace"] = namespace
+    if labels:
+        out["labels"] = labels
+    if annotations:
+        out["annotations"] = annotations
+    return out
+
+
+# checkov findings the platform accepts, each with the reason written on the object.
+PINNED_TAG = (
+    "CKV_K8S_43",
+    "images are pinned to release tags in components/versions.py; registry digests are not resolvable offline",
+)
+PULL_IF_NOT_PRESENT = (
+    "CKV_K8S_15",
+    "release tags are immutable; Always would ask the registry (rate-limited Docker Hub) on every start and make starts depend on it",
+)
+
+
+def checkov_skips(*skips: tuple[str, str]) -> dict[str, str]:
+    """Annotations that skip checkov checks on this object, with their reasons."""
+    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(skips, start=1)}

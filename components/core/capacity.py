@@ -1,0 +1,112 @@
+"""GPU capacity arithmetic across layers: models need GPUs, tenant quotas cap them, pools hold them.
+
+Checked at plan time, so a quota or a pool that can never hold what a model
+may scale to fails `pulumi preview`, not a rollout at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelDemand:
+    name: str
+    tenant: str
+    pool: str
+    gpus_per_replica: int
+    min_replicas: int
+    max_replicas: int
+    surge: bool = False
+    """A rollout starts one extra replica before stopping an old one (maxSurge 1)."""
+
+    @property
+    def surge_gpus(self) -> int:
+        return self.gpus_per_replica if self.surge else 0
+
+    @property
+    def max_gpus(self) -> int:
+        return self.max_replicas * self.gpus_per_replica + self.surge_gpus
+
+    @property
+    def min_gpus(self) -> int:
+        return self.min_replicas * self.gpus_per_replica
+
+    def explain(self) -> str:
+        """e.g. "llama (max 3 replicas x 2 GPUs + 2 surge)"."""
+        replicas = "replica" if self.max_replicas == 1 else "replicas"
+        gpus = "GPU" if self.gpus_per_replica == 1 else "GPUs"
+        surge = f" + {self.surge_gpus} surge" if self.surge else ""
+        return f"{self.name} (max {self.max_replicas} {replicas} x {self.gpus_per_replica} {gpus}{surge})"
+
+
+@dataclass(frozen=True)
+class PoolSupply:
+    name: str
+    gpus_per_node: int
+    max_nodes: int
+
+    @property
+    def max_gpus(self) -> int:
+        return self.gpus_per_node * self.max_nodes
+
+
+@dataclass(frozen=True)
+class CapacityProblem:
+    path: str
+    message: str
+
+
+def check_capacity(
+    models: list[ModelDemand], quotas: dict[str, int], pools: dict[str, PoolSupply]
+) -> list[CapacityProblem]:
+    """Every tenant's GPU quota holds its models at full scale, and every pool holds
+    what is placed on it; a replica must also fit on one node of its pool."""
+    problems: list[CapacityProblem] = []
+    for model in models:
+        pool = pools[model.pool]
+        if model.gpus_per_replica > pool.gpus_per_node:
+            problems.append(
+                CapacityProblem(
+                    f"models.{model.name}.tensorParallelSize",
+                    f"{model.gpus_per_replica} GPUs per replica, but a node of pool {pool.name} "
+                    f"has {pool.gpus_per_node}; a replica must fit on one node",
+                )
+            )
+
+    for tenant, quota in quotas.items():
+        own = [m for m in models if m.tenant == tenant]
+        need = sum(m.max_gpus for m in own)
+        if need > quota:
+            listed = " and ".join(m.explain() for m in own)
+            total = f": {need} GPUs" if len(own) > 1 or own[0].surge else ""
+            noun = "models" if len(own) > 1 else "model"
+            problems.append(
+                CapacityProblem(
+                    f"tenants.{tenant}.quota.gpus",
+                    f"{quota} GPUs cannot hold {noun} {listed}{total}",
+                )
+            )
+        reachable = sum(pools[p].max_gpus for p in {m.pool for m in own})
+        if own and quota > reachable:
+            problems.append(
+                CapacityProblem(
+                    f"tenants.{tenant}.quota.gpus",
+                    f"{quota} GPUs, but the pools its models run on hold at most {reachable}; "
+                    "the quota promises GPUs that cannot exist",
+                )
+            )
+
+    for pool in pools.values():
+        placed = [m for m in models if m.pool == pool.name]
+        need = sum(m.max_gpus for m in placed)
+        if need > pool.max_gpus:
+            listed = ", ".join(f"{m.explain()} of {m.tenant}" for m in placed)
+            problems.append(
+                CapacityProblem(
+                    f"gpuPools.{pool.name}.maxSize",
+                    f"{pool.max_nodes} nodes x {pool.gpus_per_node} GPUs = {pool.max_gpus} GPUs "
+                    f"cannot hold the {need} GPUs its models may scale to: {listed}",
+                )
+            )
+    return problems

@@ -1,0 +1,296 @@
+"""ModelWeights: how one model's weights reach its GPUs, and the least privilege to read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components.cluster import SYSTEM_POOL
+from components.core import iam, labels
+from components.core.placement import POOL_LABEL
+from components.core.storage import MODELS_MOUNT, model_prefix, revision_path, revision_prefix
+from components.versions import AWS_CLI_IMAGE, VLLM_IMAGE
+
+SYNC_TIMEOUTS = pulumi.CustomTimeouts(create="180m", update="180m")  # 140 GB at ~20 MB/s and retries
+RUNAI_STREAMER = "runai_streamer"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+SYNC_UID = 10001  # any non-root user: the EFS access point decides who owns the files
+
+# Every step first looks for the marker of a finished revision, so a job run again
+# for the same revision copies nothing; copies resume where a failed run stopped.
+FETCH_FROM_S3 = """set -eu
+if [ -f "$DEST/.complete" ]; then echo "revision already on the volume"; exit 0; fi
+aws s3 sync --only-show-errors "s3://$BUCKET/$PREFIX" "$DEST/"
+test -f "$DEST/config.json" || { echo "no model (config.json) under s3://$BUCKET/$PREFIX" >&2; exit 1; }
+touch "$DEST/.complete"
+"""
+DOWNLOAD_FROM_HUB = """import os, pathlib
+from huggingface_hub import snapshot_download
+dest = pathlib.Path(os.environ["DEST"])
+if (dest / ".complete").exists():
+    print("revision already on the volume")
+    raise SystemExit(0)
+snapshot_download(repo_id=os.environ["REPO"], revision=os.environ["REVISION"], local_dir=dest)
+"""
+MIRROR_TO_S3 = """set -eu
+if [ -f "$DEST/.complete" ]; then echo "revision already complete"; exit 0; fi
+test -f "$DEST/config.json" || { echo "download left no config.json in $DEST" >&2; exit 1; }
+aws s3 sync --only-show-errors --exclude ".cache/*" "$DEST/" "s3://$BUCKET/$PREFIX"
+touch "$DEST/.complete"
+"""
+
+
+class ModelWeightsArgs(TypedDict, total=False):
+    namespace: pulumi.Input[str]
+    """Tenant namespace serving the model."""
+    cluster_name: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    """Pod Identity roles trust only this cluster."""
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    """Key of the bucket (kms:Decrypt for readers)."""
+    revision: str
+    """Immutable revision (a Hub commit, or a label of files in the bucket); part of every path."""
+    hugging_face_repo: str
+    """Download this Hub repository at `revision`; absent: the files are already in the bucket."""
+    hugging_face_token: pulumi.Input[str]
+    """Token for gated repositories (a secret)."""
+    stream_from_s3: bool
+    """Serving pods stream from S3 (vLLM's Run:ai streamer): no volume, no sync job."""
+    storage_class_name: pulumi.Input[str]
+    """EFS StorageClass for the model's volume (unless streaming)."""
+
+
+class ModelWeights(pulumi.ComponentResource):
+    """Weights of model `name` at one revision, readable by the model's pods only.
+
+    Files live under models/<name>/<revision>/ in the bucket. With EFS, a
+    ReadWriteMany claim holds them at /models/<revision> and a sync Job fills it
+    from the bucket or from the Hub (mirroring Hub downloads into the bucket);
+    streaming skips both. Serving pods run as `service_account_name`, whose
+    role can read this model's prefix and nothing else; the sync job has its
+    own role that may also write it.
+    """
+
+    service_account_name: pulumi.Output[str]
+    model_uri: pulumi.Output[str]
+    """What vLLM gets as its model: a path on the volume, or an s3:// URI."""
+    claim_name: pulumi.Output[str] | None
+    """The ReadWriteMany claim to mount at MODELS_MOUNT, or None when streaming."""
+    load_format: str | None
+    """vLLM --load-format, or None for its default."""
+    ready: pulumi.Output[str]
+    """Resolves once the weights are in place (the sync job has completed)."""
+
+    def __init__(self, name: str, args: ModelWeightsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmplatform:index:ModelWeights", name, None, opts)
+        revision = args["revision"]
+        namespace = args["namespace"]
+        prefix = model_prefix(name)
+        key_arn, bucket_arn = args["kms_key_arn"], args["bucket_arn"]
+
+        reader = self._identity(
+            f"{name}-reader",
+            f"{name}-model",
+            pulumi.Output.all(bucket_arn, key_arn).apply(lambda a: iam.model_read_policy(a[0], a[1], prefix)),
+            args,
+        )
+        self.service_account_name = reader.service_account
+        self.load_format = None
+        self.claim_name = None
+
+        if args.get("stream_from_s3", False):
+            self.load_format = RUNAI_STREAMER
+            self.model_uri = pulumi.Output.concat(
+                "s3://", args["bucket_name"], "/", revision_prefix(name, revision)
+            )
+            self.ready = reader.association.association_id
+        else:
+            claim = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-weights",
+                metadata=_k8s.meta(f"{name}-weights", namespace, labels.standard(name, "weights")),
+                spec={
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": args["storage_class_name"],
+                    # EFS is elastic and ignores the size; Kubernetes requires one.
+                    "resources": {"requests": {"storage": "1Ti"}},
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            writer = self._identity(
+                f"{name}-sync",
+                f"{name}-sync",
+                pulumi.Output.all(bucket_arn, key_arn).apply(
+                    lambda a: iam.model_sync_policy(a[0], a[1], prefix)
+                ),
+                args,
+            )
+            job = self._sync_job(name, args, claim, writer)
+            self.claim_name = claim.metadata.apply(lambda m: str(m["name"]))
+            self.model_uri = pulumi.Output.from_input(revision_path(revision))
+            self.ready = job.metadata.apply(lambda m: str(m["name"]))
+
+        self.register_outputs(
+            {
+                "service_account_name": self.service_account_name,
+                "model_uri": self.model_uri,
+                "claim_name": self.claim_name,
+                "ready": self.ready,
+            }
+        )
+
+    def _identity(
+        self, resource_name: str, account: str, policy: pulumi.Output[str], args: ModelWeightsArgs
+    ) -> _Identity:
+        """A ServiceAccount bound by Pod Identity to a role holding `policy` only."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            resource_name,
+            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
+            opts=child,
+        )
+        aws.iam.RolePolicy(resource_name, role=role.id, policy=policy, opts=child)
+        service_account = k8s.core.v1.ServiceAccount(
+            resource_name,
+            metadata=_k8s.meta(account, args["namespace"]),
+            # Pod Identity mounts its own token; the Kubernetes API token is not needed.
+            automount_service_account_token=False,
+            opts=child,
+        )
+        association = aws.eks.PodIdentityAssociation(
+            resource_name,
+            cluster_name=args["cluster_name"],
+            namespace=args["namespace"],
+            service_account=service_account.metadata.apply(lambda m: str(m["name"])),
+            role_arn=role.arn,
+            opts=child,
+        )
+        return _Identity(service_account.metadata.apply(lambda m: str(m["name"])), association)
+
+    def _sync_job(
+        self,
+        name: str,
+        args: ModelWeightsArgs,
+        claim: k8s.core.v1.PersistentVolumeClaim,
+        writer: _Identity,
+    ) -> k8s.batch.v1.Job:
+        revision = args["revision"]
+        env: list[dict[str, Any]] = [
+            {"name": "DEST", "value": revision_path(revision)},
+            {"name": "BUCKET", "value": args["bucket_name"]},
+            {"name": "PREFIX", "value": revision_prefix(name, revision)},
+            {"name": "REVISION", "value": revision},
+            {
+                "name": "AWS_REGION",
+                "value": aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
+            },
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        init_containers: list[dict[str, Any]] = []
+        token_volume: dict[str, Any] | None = None
+        depends_on: list[pulumi.Resource] = [writer.association]
+        repo = args.get("hugging_face_repo")
+        if repo is None:
+            containers = [_container("fetch", AWS_CLI_IMAGE, ["/bin/sh", "-c", FETCH_FROM_S3], env)]
+        else:
+            hub_env: list[dict[str, Any]] = [
+                *env,
+                {"name": "REPO", "value": repo},
+                {"name": "HF_HOME", "value": "/tmp/hf"},
+                {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            ]
+            if "hugging_face_token" in args:
+                token = k8s.core.v1.Secret(
+                    f"{name}-hf-token",
+                    metadata=_k8s.meta(f"{name}-hf-token", args["namespace"]),
+                    string_data={"token": pulumi.Output.secret(args["hugging_face_token"])},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                depends_on.append(token)
+                # A file, not an environment variable: env leaks into crash dumps and `kubectl describe`.
+                hub_env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
+                token_volume = {"name": "hf-token", "secret": {"secretName": f"{name}-hf-token"}}
+            download = _container("download", VLLM_IMAGE, ["python3", "-c", DOWNLOAD_FROM_HUB], hub_env)
+            if token_volume is not None:
+                download["volumeMounts"].append(
+                    {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True}
+                )
+            init_containers = [download]
+            containers = [_container("mirror", AWS_CLI_IMAGE, ["/bin/sh", "-c", MIRROR_TO_S3], env)]
+
+        job_name = f"{name}-sync-{revision[:12].lower().replace('.', '-').replace('_', '-')}"
+        pod_labels = {**labels.standard(name, labels.MODEL_SYNC), labels.PUBLIC_HTTPS_EGRESS: "true"}
+        pod: dict[str, Any] = {
+            "serviceAccountName": writer.service_account,
+            "automountServiceAccountToken": False,
+            "restartPolicy": "OnFailure",
+            # Copying is CPU work: keep it off the GPU nodes.
+            "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": SYNC_UID,
+                "runAsGroup": SYNC_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "initContainers": init_containers,
+            "containers": containers,
+            "volumes": [
+                {
+                    "name": "weights",
+                    "persistentVolumeClaim": {"claimName": claim.metadata.apply(lambda m: str(m["name"]))},
+                },
+                {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                *([token_volume] if token_volume is not None else []),
+            ],
+        }
+        spec: dict[str, Any] = {
+            "backoffLimit": 4,
+            "activeDeadlineSeconds": 3 * 3600,
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+        }
+        return k8s.batch.v1.Job(
+            f"{name}-sync",
+            metadata=_k8s.meta(
+                job_name,
+                args["namespace"],
+                pod_labels,
+                _k8s.checkov_skips(_k8s.PINNED_TAG, _k8s.PULL_IF_NOT_PRESENT),
+            ),
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, custom_timeouts=SYNC_TIMEOUTS),
+        )
+
+
+@dataclass(frozen=True)
+class _Identity:
+    service_account: pulumi.Output[str]
+    association: aws.eks.PodIdentityAssociation
+
+
+def _container(name: str, image: str, command: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "env": env,
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+            "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "weights", "mountPath": MODELS_MOUNT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }

@@ -1,0 +1,241 @@
+"""Tenant: a team's namespace with quotas, container defaults, network isolation and edit rights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components.core import labels
+from components.core.placement import GPU_RESOURCE
+from components.versions import KUBERNETES_VERSION
+
+# vLLM runs as a non-root user with every capability dropped, no privilege
+# escalation and the RuntimeDefault seccomp profile; GPUs reach it through the
+# device plugin, not through privileges or host paths. So tenants get the
+# strictest Pod Security level, `restricted`, enforced.
+POD_SECURITY_LEVEL = "restricted"
+NFS_PORT = 2049
+HTTPS_PORT = 443
+
+
+class TenantArgs(TypedDict, total=False):
+    gpus: int
+    """GPUs the namespace may request (requests.nvidia.com/gpu)."""
+    cpu: str
+    """CPU requests and limits the namespace may sum to."""
+    memory: str
+    """Memory requests and limits the namespace may sum to."""
+    pods: int
+    """Most pods (default 50)."""
+    persistent_volume_claims: int
+    """Most PVCs (default 10)."""
+    default_cpu_request: str
+    default_cpu_limit: str
+    default_memory_request: str
+    default_memory_limit: str
+    group: str
+    """Kubernetes group given edit rights in the namespace (default tenant-<name>)."""
+    cluster_name: pulumi.Input[str]
+    """EKS cluster, for the access entries of access_role_arns."""
+    access_role_arns: Sequence[str]
+    """IAM roles mapped into `group` by EKS access entries."""
+    load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Where load balancers send traffic from (the public subnets): admitted to the model port."""
+    storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Where EFS mount targets live (the private subnets): reachable over NFS."""
+
+
+class Tenant(pulumi.ComponentResource):
+    """Namespace `name`, isolated by default.
+
+    Quotas cap GPUs, CPU, memory, pods and claims and forbid load balancer and
+    node port services (traffic enters through the platform's gateway). A
+    LimitRange gives containers that set nothing sane requests and limits.
+    Network policies deny everything, then allow DNS, credentials from the Pod
+    Identity agent, the model port from load balancers and Prometheus, NFS to
+    EFS, and HTTPS to public addresses for pods labelled for it.
+    """
+
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmplatform:index:Tenant", name, None, opts)
+        namespace = k8s.core.v1.Namespace(
+            name,
+            metadata={
+                "name": name,
+                "labels": {
+                    **labels.PART_OF,
+                    "llm-platform.io/tenant": name,
+                    **{
+                        f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
+                        for mode in ("enforce", "audit", "warn")
+                    },
+                    "pod-security.kubernetes.io/enforce-version": f"v{KUBERNETES_VERSION}",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ns = namespace.metadata.apply(lambda m: str(m["name"]))
+        in_ns = pulumi.ResourceOptions(parent=self)
+
+        cpu, memory = args["cpu"], args["memory"]
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=_k8s.meta("tenant-quota", ns),
+            spec={
+                "hard": {
+                    f"requests.{GPU_RESOURCE}": str(args["gpus"]),
+                    "requests.cpu": cpu,
+                    "limits.cpu": cpu,
+                    "requests.memory": memory,
+                    "limits.memory": memory,
+                    "pods": str(args.get("pods", 50)),
+                    "persistentvolumeclaims": str(args.get("persistent_volume_claims", 10)),
+                    # Traffic enters through the platform's gateway, never a tenant's own.
+                    "services.loadbalancers": "0",
+                    "services.nodeports": "0",
+                }
+            },
+            opts=in_ns,
+        )
+        k8s.core.v1.LimitRange(
+            f"{name}-defaults",
+            metadata=_k8s.meta("container-defaults", ns),
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": {
+                            "cpu": args.get("default_cpu_request", "100m"),
+                            "memory": args.get("default_memory_request", "256Mi"),
+                        },
+                        "default": {
+                            "cpu": args.get("default_cpu_limit", "1"),
+                            "memory": args.get("default_memory_limit", "1Gi"),
+                        },
+                    }
+                ]
+            },
+            opts=in_ns,
+        )
+        for policy_name, spec in network_policies(args["load_balancer_cidrs"], args["storage_cidrs"]).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}",
+                metadata=_k8s.meta(policy_name, ns),
+                spec=spec,
+                opts=in_ns,
+            )
+
+        group = args.get("group", f"tenant-{name}")
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-edit",
+            metadata=_k8s.meta("tenant-edit", ns),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+            opts=in_ns,
+        )
+        for arn in args.get("access_role_arns", []):
+            aws.eks.AccessEntry(
+                f"{name}-access-{arn.rsplit('/', 1)[-1]}",
+                cluster_name=args["cluster_name"],
+                principal_arn=arn,
+                type="STANDARD",
+                kubernetes_groups=[group],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.namespace = ns
+        self.register_outputs({"namespace": self.namespace})
+
+
+def network_policies(
+    load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
+    storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
+) -> dict[str, dict[str, Any]]:
+    """The namespace's policies by name: deny all, then each allowed path on its own."""
+    every_pod: dict[str, Any] = {}
+    inference_pods = {"matchLabels": {labels.COMPONENT: labels.INFERENCE}}
+
+    return {
+        "default-deny": {"podSelector": every_pod, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {
+            "podSelector": every_pod,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
+                }
+            ],
+        },
+        "allow-pod-identity": {
+            "podSelector": every_pod,
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": labels.POD_IDENTITY_AGENT}}], "ports": [_tcp(80)]}],
+        },
+        "allow-model-ingress": {
+            "podSelector": inference_pods,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    # Load balancers target pod addresses directly from the public subnets.
+                    "from": pulumi.Output.from_input(load_balancer_cidrs).apply(
+                        lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
+                    ),
+                    "ports": [_tcp(labels.VLLM_PORT)],
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": labels.MONITORING_NAMESPACE}
+                            }
+                        }
+                    ],
+                    "ports": [_tcp(labels.VLLM_PORT)],
+                },
+            ],
+        },
+        "allow-efs": {
+            "podSelector": every_pod,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": pulumi.Output.from_input(storage_cidrs).apply(
+                        lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
+                    ),
+                    "ports": [_tcp(NFS_PORT)],
+                }
+            ],
+        },
+        # S3 (through the VPC's gateway endpoint) and the Hugging Face Hub have public
+        # addresses that change over time; a list pinned at deploy time would break model
+        # loading at the next change, so labelled pods may reach any public address on 443.
+        "allow-public-https": {
+            "podSelector": {"matchLabels": {labels.PUBLIC_HTTPS_EGRESS: "true"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(labels.PRIVATE_RANGES)}}],
+                    "ports": [_tcp(HTTPS_PORT)],
+                }
+            ],
+        },
+    }
+
+
+def _tcp(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}

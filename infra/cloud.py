@@ -1,0 +1,119 @@
+"""The cloud layer of the stack: AWS provider, network, EKS cluster, GPU pools and their runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components import Cluster, GpuNodePool, GpuRuntime, Network
+from infra.config import NAMESPACE, StackConfig
+
+# config spelling -> EKS API
+CAPACITY_TYPES: dict[str, Literal["ON_DEMAND", "SPOT"]] = {"onDemand": "ON_DEMAND", "spot": "SPOT"}
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    """The cluster name, which also names the stack's shared resources."""
+    aws_provider: aws.Provider
+    network: Network
+    cluster: Cluster
+    pools: dict[str, GpuNodePool]
+
+    @property
+    def on_aws(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(providers=[self.aws_provider])
+
+    @property
+    def on_cluster(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(providers=[self.cluster.provider])
+
+    @property
+    def on_both(self) -> pulumi.ResourceOptions:
+        """For components that make AWS resources and Kubernetes objects together."""
+        return pulumi.ResourceOptions(providers=[self.aws_provider, self.cluster.provider])
+
+
+def cluster_name(cfg: StackConfig, stack: str) -> str:
+    return cfg.cluster.name or f"{NAMESPACE}-{stack}"
+
+
+def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
+    name = cluster_name(cfg, stack)
+    aws_provider = aws.Provider(
+        "aws",
+        region=cfg.aws.region,
+        allowed_account_ids=cfg.aws.allowed_account_ids or None,
+        default_tags={"tags": {"project": NAMESPACE, "stack": stack, **cfg.aws.tags}},
+    )
+    on_aws = pulumi.ResourceOptions(providers=[aws_provider])
+
+    net = cfg.network
+    if net.existing_vpc is not None:
+        network = Network(
+            name,
+            {
+                "cluster_name": name,
+                "availability_zones": net.availability_zones,
+                "existing_vpc_id": net.existing_vpc.vpc_id,
+                "existing_private_subnet_ids": net.existing_vpc.private_subnet_ids,
+                "existing_public_subnet_ids": net.existing_vpc.public_subnet_ids,
+            },
+            on_aws,
+        )
+    else:
+        network = Network(
+            name,
+            {
+                "cluster_name": name,
+                "availability_zones": net.availability_zones,
+                "vpc_cidr": str(net.vpc_cidr),
+                "nat_gateway_per_zone": net.nat_gateways == "perZone",
+                "flow_log_retention_days": net.flow_log_retention_days,
+            },
+            on_aws,
+        )
+
+    system = cfg.cluster.system_nodes
+    cluster = Cluster(
+        name,
+        {
+            "subnet_ids": network.private_subnet_ids,
+            "public_access_cidrs": [str(c) for c in cfg.cluster.endpoint.public_access_cidrs],
+            "admin_arns": cfg.cluster.admins,
+            "log_retention_days": cfg.cluster.log_retention_days,
+            "system_instance_types": system.instance_types,
+            "system_min_size": system.min_size,
+            "system_max_size": system.max_size,
+            "system_desired_size": system.desired_size or system.min_size,
+            "system_disk_gib": system.disk_size_gib,
+            "protect": cfg.protect,
+        },
+        on_aws,
+    )
+
+    pools = {
+        pool_name: GpuNodePool(
+            f"{name}-{pool_name}",
+            {
+                "cluster_name": cluster.cluster_name,
+                "subnet_ids": network.private_subnet_ids,
+                "instance_types": pool.instance_types,
+                "capacity_type": CAPACITY_TYPES[pool.capacity_type],
+                "min_size": pool.min_size,
+                "max_size": pool.max_size,
+                "desired_size": pool.desired_size if pool.desired_size is not None else pool.min_size,
+                "root_volume_gib": pool.root_volume_gib,
+                "pool_label": pool_name,
+            },
+            on_aws,
+        )
+        for pool_name, pool in cfg.gpu_pools.items()
+    }
+    cloud = Cloud(name, aws_provider, network, cluster, pools)
+    GpuRuntime("gpu-runtime", {"namespace": "gpu-runtime"}, cloud.on_cluster)
+    return cloud
