@@ -15,17 +15,25 @@ from infra.config.schema import stack_file_schema
 from tests.conftest import REPO, stack_config, stack_sections
 
 
-def problems(sections: dict[str, Any]) -> list[str]:
+def problems(sections: dict[str, Any], secret_sections: frozenset[str] = frozenset()) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_stack_config(sections)
+        load_stack_config(sections, secret_sections)
     return [str(p) for p in caught.value.problems]
 
 
-def dev(**changes: Any) -> dict[str, Any]:
-    """The dev stack config with `changes` applied at dotted paths ("gpuPools.l4.maxSize")."""
-    sections = copy.deepcopy(stack_sections("dev"))
+def dev(changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dev stack config with `changes` applied at dotted key paths ("gpuPools.l4.maxSize")."""
+    return changed("dev", changes or {})
+
+
+def prod(changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    return changed("prod", changes or {})
+
+
+def changed(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    sections = copy.deepcopy(stack_sections(stack))
     for path, value in changes.items():
-        *parents, leaf = path.split("__")
+        *parents, leaf = path.split(".")
         node = sections
         for key in parents:
             node = node[key]
@@ -53,43 +61,45 @@ def test_dev_and_prod_are_valid_and_different() -> None:
 
 BAD_CONFIGS = [
     pytest.param(
-        dev(gpuPools__l4__instanceTypes=["g9.mega"]),
+        dev({"gpuPools.l4.instanceTypes": ["g9.mega"]}),
         "error: gpuPools.l4.instanceTypes[0]: 'g9.mega' is not a GPU instance type of the catalog",
         id="unknown-instance-type",
     ),
     pytest.param(
-        dev(gpuPools__l4__instanceTypes=["m7i.large"]),
+        dev({"gpuPools.l4.instanceTypes": ["m7i.large"]}),
         "error: gpuPools.l4.instanceTypes[0]: 'm7i.large' is not a GPU instance type",
         id="cpu-type-in-gpu-pool",
     ),
     pytest.param(
-        dev(gpuPools__l4__instanceTypes=["g6.xlarge", "g6e.xlarge"]),
+        dev({"gpuPools.l4.instanceTypes": ["g6.xlarge", "g6e.xlarge"]}),
         "error: gpuPools.l4.instanceTypes: mixes GPU shapes: g6.xlarge (1 x L4), g6e.xlarge (1 x L40S)",
         id="mixed-gpus",
     ),
     pytest.param(
-        dev(gpuPools__l4__instanceTypes=["g6e.xlarge", "g6e.12xlarge"]),
+        dev({"gpuPools.l4.instanceTypes": ["g6e.xlarge", "g6e.12xlarge"]}),
         "error: gpuPools.l4.instanceTypes: mixes GPU shapes: g6e.xlarge (1 x L40S), g6e.12xlarge (4 x L40S)",
         id="mixed-gpu-counts",
     ),
     pytest.param(
-        dev(gpuPools__l4__minSize=3),
+        dev({"gpuPools.l4.minSize": 3}),
         "error: gpuPools.l4.minSize: 3 is above maxSize 2",
         id="min-above-max",
     ),
     pytest.param(
-        dev(gpuPools__l4__desiredSize=5),
+        dev({"gpuPools.l4.desiredSize": 5}),
         "error: gpuPools.l4.desiredSize: 5 is outside minSize..maxSize (0..2)",
         id="desired-outside-range",
     ),
     pytest.param(
         dev(
-            network={
-                "availabilityZones": ["us-east-1a", "us-east-1b", "us-east-1c"],
-                "existingVpc": {
-                    "vpcId": "vpc-0123456789abcdef0",
-                    "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-                },
+            {
+                "network": {
+                    "availabilityZones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+                    "existingVpc": {
+                        "vpcId": "vpc-0123456789abcdef0",
+                        "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                    },
+                }
             }
         ),
         "error: network.existingVpc.privateSubnetIds: 2 subnets for 3 availability zones",
@@ -97,45 +107,47 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         dev(
-            network={
-                "availabilityZones": ["us-east-1a", "us-east-1b"],
-                "natGateways": "perZone",
-                "existingVpc": {
-                    "vpcId": "vpc-0123456789abcdef0",
-                    "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-                },
+            {
+                "network": {
+                    "availabilityZones": ["us-east-1a", "us-east-1b"],
+                    "natGateways": "perZone",
+                    "existingVpc": {
+                        "vpcId": "vpc-0123456789abcdef0",
+                        "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                    },
+                }
             }
         ),
         "error: network.natGateways: applies only to a new VPC",
         id="nat-setting-on-adopted-vpc",
     ),
     pytest.param(
-        dev(network__availabilityZones=["us-east-1a", "us-west-2b"]),
+        dev({"network.availabilityZones": ["us-east-1a", "us-west-2b"]}),
         "error: network.availabilityZones[1]: 'us-west-2b' is not an availability zone of us-east-1",
         id="zone-of-another-region",
     ),
     pytest.param(
-        dev(network__vpcCidr="10.40.0.0/24"),
+        dev({"network.vpcCidr": "10.40.0.0/24"}),
         "error: network.vpcCidr: /24 is outside /16 to /20",
         id="vpc-too-small",
     ),
     pytest.param(
-        dev(cluster__endpoint={"publicAccessCidrs": ["0.0.0.0/0"]}),
+        dev({"cluster.endpoint": {"publicAccessCidrs": ["0.0.0.0/0"]}}),
         "error: cluster.endpoint.publicAccessCidrs[0]: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
         id="endpoint-open-to-all",
     ),
     pytest.param(
-        dev(cluster__admins=["arn:aws:sts::111111111111:assumed-role/admin/session"]),
+        dev({"cluster.admins": ["arn:aws:sts::111111111111:assumed-role/admin/session"]}),
         "error: cluster.admins[0]: 'arn:aws:sts::111111111111:assumed-role/admin/session' is not an IAM role or user ARN",
         id="session-arn-as-admin",
     ),
     pytest.param(
-        dev(cluster__admins=DELETE),
+        dev({"cluster.admins": DELETE}),
         "error: cluster.admins: is required but not set",
         id="missing-admins",
     ),
     pytest.param(
-        dev(gpuPools__l4__maxsize=2),
+        dev({"gpuPools.l4.maxsize": 2}),
         "error: gpuPools.l4.maxsize: unknown key; known keys here: instanceTypes, capacityType, minSize, maxSize",
         id="typo-in-key",
     ),
@@ -145,22 +157,22 @@ BAD_CONFIGS = [
         id="typo-in-section",
     ),
     pytest.param(
-        dev(gpuPools__l4__capacityType="Spot"),
+        dev({"gpuPools.l4.capacityType": "Spot"}),
         "error: gpuPools.l4.capacityType: Input should be 'onDemand' or 'spot'",
         id="capacity-type-spelling",
     ),
     pytest.param(
-        dev(gpuPools={"L4_pool": {"instanceTypes": ["g6.xlarge"], "maxSize": 1}}),
+        dev({"gpuPools": {"L4_pool": {"instanceTypes": ["g6.xlarge"], "maxSize": 1}}}),
         "error: gpuPools.L4_pool: 'L4_pool' is not a short name",
         id="pool-name-not-a-label",
     ),
     pytest.param(
-        dev(cluster__systemNodes={"instanceTypes": ["g5.xlarge"]}),
+        dev({"cluster.systemNodes": {"instanceTypes": ["g5.xlarge"]}}),
         "error: cluster.systemNodes.instanceTypes[0]: 'g5.xlarge' is not a CPU instance type of the catalog",
         id="gpu-type-in-system-pool",
     ),
     pytest.param(
-        dev(gpuPools__l4__rootVolumeGiB=40),
+        dev({"gpuPools.l4.rootVolumeGiB": 40}),
         "error: gpuPools.l4.rootVolumeGiB: Input should be greater than or equal to 100",
         id="root-volume-too-small-for-vllm",
     ),
@@ -176,9 +188,11 @@ def test_bad_config_names_the_key_and_the_fix(sections: dict[str, Any], expected
 def test_every_problem_is_reported_not_only_the_first() -> None:
     found = problems(
         dev(
-            gpuPools__l4__minSize=3,
-            network__vpcCidr="10.0.0.0/8",
-            cluster__endpoint={"publicAccessCidrs": ["0.0.0.0/0"]},
+            {
+                "gpuPools.l4.minSize": 3,
+                "network.vpcCidr": "10.0.0.0/8",
+                "cluster.endpoint": {"publicAccessCidrs": ["0.0.0.0/0"]},
+            }
         )
     )
     assert len(found) == 3, found
@@ -221,3 +235,103 @@ def test_config_reference_lists_every_key() -> None:
     from infra.config.reference import render_reference
 
     assert reference == render_reference(), "regenerate: python -m infra schema --markdown > docs/config.md"
+
+
+PROD_SECRETS = frozenset({"storage"})
+LLAMA_8B = {
+    "tenant": "search",
+    "pool": "l40s",
+    "tensorParallelSize": 1,
+    "maxReplicas": 2,
+    "source": {"s3": {"revision": "v1"}},
+}
+
+BAD_WORKLOAD_CONFIGS = [
+    pytest.param(
+        prod(
+            {
+                "tenants.search.quota.gpus": 4,
+                "models.llama-8b": DELETE,
+                "models.llama": {**LLAMA_8B, "pool": "h100", "tensorParallelSize": 2, "maxReplicas": 3},
+            }
+        ),
+        "error: tenants.search.quota.gpus: 4 GPUs cannot hold model llama (max 3 replicas x 2 GPUs)",
+        id="quota-below-model-maximum",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.maxReplicas": 9, "tenants.search.quota.gpus": 10}),
+        "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 10 GPUs its models may scale to",
+        id="pool-below-model-demand",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.tenant": "ads"}),
+        "error: models.llama-8b.tenant: 'ads' is not a tenant; add it under llm-platform:tenants",
+        id="model-of-unknown-tenant",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.pool": "a10g"}),
+        "error: models.llama-8b.pool: 'a10g' is not a GPU pool; pools: l40s, h100",
+        id="model-on-unknown-pool",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.weights": "s3Stream"}),
+        "error: models.llama-8b.weights: s3Stream streams weights already in the model bucket; it needs source.s3",
+        id="stream-a-hub-model",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.source": {}}),
+        "error: models.llama-8b.source: set exactly one of huggingFace or s3",
+        id="no-source",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.source.huggingFace.revision": "main"}),
+        "error: models.llama-8b.source.huggingFace.revision: 'main' is not a 40-character commit hash",
+        id="hub-branch-instead-of-commit",
+    ),
+    pytest.param(
+        prod({"storage.forceDestroy": True}),
+        "error: storage.forceDestroy: cannot be true while protect is true",
+        id="force-destroy-protected-data",
+    ),
+    pytest.param(
+        prod({"tenants.search.quota.memory": "256GB"}),
+        "error: tenants.search.quota.memory: '256GB' is not a memory quantity such as 256Gi or 512Mi",
+        id="memory-quantity-unit",
+    ),
+    pytest.param(
+        prod({"tenants.search.accessRoleArns": ["arn:aws:iam::222222222222:role/platform-admin"]}),
+        "error: tenants.search.accessRoleArns[0]: arn:aws:iam::222222222222:role/platform-admin is already in cluster.admins",
+        id="tenant-role-is-an-admin",
+    ),
+    pytest.param(
+        prod(
+            {
+                "models.llama-70b.tensorParallelSize": 8,
+                "models.llama-70b.maxReplicas": 2,
+                "gpuPools.h100.instanceTypes": ["g6e.12xlarge"],
+                "gpuPools.h100.maxSize": 4,
+            }
+        ),
+        "error: models.llama-70b.tensorParallelSize: 8 GPUs per replica, but a node of pool h100 has 4",
+        id="replica-larger-than-node",
+    ),
+    pytest.param(
+        prod({"tenants.research.quota.gpus": 24}),
+        "error: tenants.research.quota.gpus: 24 GPUs, but the pools its models run on hold at most 16",
+        id="quota-beyond-its-pools",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sections", "expected"), BAD_WORKLOAD_CONFIGS)
+def test_bad_storage_tenant_and_model_config_is_named(sections: dict[str, Any], expected: str) -> None:
+    found = problems(sections, PROD_SECRETS)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_plain_text_token_is_refused() -> None:
+    found = problems(prod(), secret_sections=frozenset())
+    assert found == [
+        "error: storage.huggingFaceToken: is stored in plain text; set it with "
+        "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <token>`"
+    ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from components import Cluster, GpuNodePool, GpuRuntime, Network
+import pulumi
+
+from components import Cluster, GpuNodePool, GpuRuntime, ModelStore, ModelWeights, Network, Tenant
 from infra.plan.mocks import Registration
 from tests.conftest import RunPulumi
 from tests.graph import on_aws, on_k8s
@@ -23,11 +25,15 @@ def physical_names(r: Registration) -> list[str]:
         meta: dict[str, Any] = r.props.get("metadata", {})
         return [f"{r.props['kind']}/{meta.get('namespace', '')}/{meta['name']}"]
     names = []
-    for key in ("name", "nodeGroupName"):
+    for key in ("name", "nodeGroupName", "bucket"):
         if key in r.state and isinstance(r.state[key], str):
             names.append(f"{r.type}/{r.state[key]}")
     if r.type == "aws:eks/addon:Addon":
         names.append(f"addon/{r.props['clusterName']}/{r.props['addonName']}")
+    if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+        names.append(
+            f"pod-identity/{r.props['clusterName']}/{r.props['namespace']}/{r.props['serviceAccount']}"
+        )
     if r.type == "aws:eks/accessEntry:AccessEntry":
         names.append(f"access/{r.props['clusterName']}/{r.props['principalArn']}")
     return names
@@ -36,6 +42,7 @@ def physical_names(r: Registration) -> list[str]:
 def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
     def program() -> None:
         aws_opts, k8s_opts = on_aws(), on_k8s()
+        both = pulumi.ResourceOptions(providers=[*aws_opts.providers, *k8s_opts.providers])
         for n in ("one", "two"):
             net = Network(
                 f"net-{n}",
@@ -65,6 +72,45 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 aws_opts,
             )
             GpuRuntime(f"gpu-runtime-{n}", None, k8s_opts)
+            store = ModelStore(
+                f"eks-{n}",
+                {
+                    "cluster_name": cluster.cluster_name,
+                    "cluster_arn": cluster.cluster_arn,
+                    "vpc_id": net.vpc_id,
+                    "subnet_ids": net.private_subnets,
+                    "node_security_group_id": cluster.cluster_security_group_id,
+                    "access_log_retention_days": 30,
+                },
+                both,
+            )
+            tenant = Tenant(
+                f"team-{n}",
+                {
+                    "gpus": 1,
+                    "cpu": "4",
+                    "memory": "16Gi",
+                    "cluster_name": cluster.cluster_name,
+                    "access_role_arns": [f"arn:aws:iam::111111111111:role/team-{n}"],
+                    "load_balancer_cidrs": net.public_subnet_cidrs,
+                    "storage_cidrs": net.private_subnet_cidrs,
+                },
+                both,
+            )
+            ModelWeights(
+                f"model-{n}",
+                {
+                    "namespace": tenant.namespace,
+                    "cluster_name": cluster.cluster_name,
+                    "cluster_arn": cluster.cluster_arn,
+                    "bucket_name": store.bucket_name,
+                    "bucket_arn": store.bucket_arn,
+                    "kms_key_arn": store.kms_key_arn,
+                    "revision": "v1",
+                    "storage_class_name": store.storage_class_name,
+                },
+                both,
+            )
 
     graph = run_pulumi(program)
     urns = Counter(r.urn for r in graph)
@@ -74,3 +120,4 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
     # the check sees the names that matter: the clusters, node groups and namespaces
     assert {"aws:eks/cluster:Cluster/eks-one", "aws:eks/cluster:Cluster/eks-two"} <= set(names)
     assert "Namespace//gpu-runtime-one" in names
+    assert "StorageClass//eks-one-efs" in names and "Job/team-two/model-two-sync-v1" in names

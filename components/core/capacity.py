@@ -35,7 +35,7 @@ class ModelDemand:
     def explain(self) -> str:
         """e.g. "llama (max 3 replicas x 2 GPUs + 2 surge)"."""
         replicas = "replica" if self.max_replicas == 1 else "replicas"
-        gpus = "GPU" if self.gpus_per_replica == 1 else "GPUs"
+        gpus = _gpus(self.gpus_per_replica)
         surge = f" + {self.surge_gpus} surge" if self.surge else ""
         return f"{self.name} (max {self.max_replicas} {replicas} x {self.gpus_per_replica} {gpus}{surge})"
 
@@ -105,8 +105,12 @@ def check_capacity(
             problems.append(
                 CapacityProblem(
                     f"gpuPools.{pool.name}.maxSize",
-                    f"{pool.max_nodes} nodes x {pool.gpus_per_node} GPUs = {pool.max_gpus} GPUs "
+                    f"{pool.max_nodes} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)} = {pool.max_gpus} GPUs "
                     f"cannot hold the {need} GPUs its models may scale to: {listed}",
                 )
             )
     return problems
+
+
+def _gpus(n: int) -> str:
+    return "GPU" if n == 1 else "GPUs"

@@ -1,0 +1,148 @@
+"""Tenant: restricted namespace, quotas, defaults, isolation by network policy, edit rights for its group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pytest
+
+from components import Tenant
+from components.core import labels
+from tests.conftest import RunPulumi
+from tests.graph import Graph, props
+from tests.netpol_eval import Peer, allowed
+
+LB_CIDRS = ["10.40.192.0/20", "10.40.208.0/20"]
+PRIVATE_CIDRS = ["10.40.0.0/18", "10.40.64.0/18"]
+INFERENCE = {labels.COMPONENT: labels.INFERENCE}
+SYNC = {labels.COMPONENT: labels.MODEL_SYNC, labels.PUBLIC_HTTPS_EGRESS: "true"}
+
+
+def build(run_pulumi: RunPulumi, name: str = "team-a", **overrides: Any) -> Graph:
+    args: dict[str, Any] = {
+        "gpus": 4,
+        "cpu": "32",
+        "memory": "256Gi",
+        "cluster_name": "llm-test",
+        "access_role_arns": ["arn:aws:iam::111111111111:role/team-a-engineers"],
+        "group": "team-a-developers",
+        "load_balancer_cidrs": LB_CIDRS,
+        "storage_cidrs": PRIVATE_CIDRS,
+        **overrides,
+    }
+
+    def program() -> None:
+        providers = [aws.Provider("aws", region="us-east-1"), k8s.Provider("k8s", kubeconfig="{}")]
+        Tenant(name, args, pulumi.ResourceOptions(providers=providers))  # type: ignore[arg-type]
+
+    return run_pulumi(program)
+
+
+@pytest.fixture
+def graph(run_pulumi: RunPulumi) -> Graph:
+    return build(run_pulumi)
+
+
+def policies(g: Graph) -> list[dict[str, Any]]:
+    return [props(p) for p in g.of_type("networking.k8s.io/v1:NetworkPolicy")]
+
+
+def test_namespace_enforces_the_restricted_pod_security_level(graph: Graph) -> None:
+    ns = props(graph.one("core/v1:Namespace"))["metadata"]
+    assert ns["name"] == "team-a"
+    for mode in ("enforce", "audit", "warn"):
+        assert ns["labels"][f"pod-security.kubernetes.io/{mode}"] == "restricted"
+
+
+def test_quota_caps_gpus_cpu_memory_and_forbids_own_load_balancers(graph: Graph) -> None:
+    hard = props(graph.one("core/v1:ResourceQuota"))["spec"]["hard"]
+    assert hard["requests.nvidia.com/gpu"] == "4"
+    assert (hard["requests.cpu"], hard["limits.cpu"]) == ("32", "32")
+    assert (hard["requests.memory"], hard["limits.memory"]) == ("256Gi", "256Gi")
+    assert hard["services.loadbalancers"] == "0"
+    assert hard["services.nodeports"] == "0"
+    assert hard["pods"] == "50" and hard["persistentvolumeclaims"] == "10"
+
+
+def test_limit_range_gives_containers_requests_and_limits(graph: Graph) -> None:
+    (limit,) = props(graph.one("core/v1:LimitRange"))["spec"]["limits"]
+    assert limit["type"] == "Container"
+    assert limit["defaultRequest"] == {"cpu": "100m", "memory": "256Mi"}
+    assert limit["default"] == {"cpu": "1", "memory": "1Gi"}
+
+
+def test_model_port_is_reachable_from_load_balancers_and_prometheus_only(graph: Graph) -> None:
+    pols = policies(graph)
+
+    def ingress(peer: Peer, port: int = labels.VLLM_PORT, pod: dict[str, str] = INFERENCE) -> bool:
+        return allowed(pols, namespace="team-a", pod_labels=pod, direction="Ingress", peer=peer, port=port)
+
+    monitoring = {"kubernetes.io/metadata.name": labels.MONITORING_NAMESPACE}
+    assert ingress(Peer(ip="10.40.193.7"))  # an ALB node in a public subnet
+    assert ingress(
+        Peer(namespace_labels=monitoring, pod_labels={"app": "prometheus"}, namespace="monitoring")
+    )
+    assert not ingress(Peer(ip="10.40.1.9"))  # a pod or node in a private subnet
+    assert not ingress(Peer(namespace_labels={"kubernetes.io/metadata.name": "team-b"}, namespace="team-b"))
+    assert not ingress(Peer(namespace="team-a", namespace_labels={}, pod_labels={"app": "debug"}))
+    assert not ingress(Peer(ip="10.40.193.7"), port=22)
+    assert not ingress(Peer(ip="10.40.193.7"), pod=SYNC)  # only serving pods take traffic
+
+
+def test_egress_is_dns_credentials_nfs_and_https_for_labelled_pods(graph: Graph) -> None:
+    pols = policies(graph)
+
+    def egress(peer: Peer, port: int, pod: dict[str, str] = INFERENCE, protocol: str = "TCP") -> bool:
+        return allowed(
+            pols,
+            namespace="team-a",
+            pod_labels=pod,
+            direction="Egress",
+            peer=peer,
+            port=port,
+            protocol=protocol,
+        )
+
+    dns = Peer(
+        namespace_labels={"kubernetes.io/metadata.name": "kube-system"},
+        pod_labels={"k8s-app": "kube-dns"},
+        namespace="kube-system",
+    )
+    assert egress(dns, 53, protocol="UDP") and egress(dns, 53)
+    assert egress(Peer(ip="169.254.170.23"), 80)  # Pod Identity credentials
+    assert egress(Peer(ip="10.40.65.4"), 2049)  # an EFS mount target
+    s3 = Peer(ip="52.216.1.1")
+    assert egress(s3, 443, pod=SYNC)
+    assert not egress(s3, 443)  # serving pods that read EFS do not reach the internet
+    assert not egress(Peer(ip="10.40.65.4"), 443, pod=SYNC)  # "public" excludes the VPC
+    assert not egress(Peer(ip="169.254.169.254"), 80, pod=SYNC)  # nor the instance metadata service
+    assert not egress(
+        Peer(namespace_labels={"kubernetes.io/metadata.name": "team-b"}, namespace="team-b"), 8000
+    )
+
+
+def test_group_may_edit_its_namespace_only_and_its_roles_map_into_the_group(graph: Graph) -> None:
+    binding = props(graph.one("rbac.authorization.k8s.io/v1:RoleBinding"))
+    assert binding["metadata"]["namespace"] == "team-a"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "edit",
+    }
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-a-developers"}
+    ]
+    assert graph.of_type("ClusterRoleBinding") == []
+    entry = props(graph.one("eks/accessEntry:AccessEntry"))
+    assert entry["principalArn"] == "arn:aws:iam::111111111111:role/team-a-engineers"
+    assert entry["kubernetesGroups"] == ["team-a-developers"]
+    assert graph.of_type("eks/accessPolicyAssociation:AccessPolicyAssociation") == []
+
+
+def test_every_object_lands_in_the_tenant_namespace(graph: Graph) -> None:
+    for r in graph:
+        if r.type.startswith("kubernetes:") and "Namespace" not in r.type:
+            assert props(r)["metadata"]["namespace"] == "team-a", r.name
