@@ -4,6 +4,9 @@ from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.inference_service import InferenceService, InferenceServiceArgs
+from components.ingress_gateway import IngressGateway, IngressGatewayArgs
+from components.keda import Keda, KedaArgs
 from components.model_store import ModelStore, ModelStoreArgs
 from components.model_weights import ModelWeights, ModelWeightsArgs
 from components.network import Network, NetworkArgs
@@ -16,6 +19,12 @@ __all__ = [
     "GpuNodePoolArgs",
     "GpuRuntime",
     "GpuRuntimeArgs",
+    "InferenceService",
+    "InferenceServiceArgs",
+    "IngressGateway",
+    "IngressGatewayArgs",
+    "Keda",
+    "KedaArgs",
     "ModelStore",
     "ModelStoreArgs",
     "ModelWeights",

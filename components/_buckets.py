@@ -20,7 +20,7 @@ def harden(
     kms_key_arn: pulumi.Input[str] | None = None,
     noncurrent_version_days: pulumi.Input[int] | None = None,
     expire_days: pulumi.Input[int] | None = None,
-) -> None:
+) -> aws.s3.BucketPolicy:
     """Owner-enforced (no ACLs), public access blocked, encrypted (SSE-KMS with `kms_key_arn`,
     else SSE-S3), versioned when noncurrent versions are to expire, with `policy` attached."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -77,7 +77,7 @@ def harden(
         rules.append({"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": expire_days}})
     aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=rules, opts=child)
     # After the public access block, so the policy is never evaluated on an open bucket.
-    aws.s3.BucketPolicy(
+    return aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
         policy=policy,

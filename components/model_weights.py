@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -57,6 +58,8 @@ class ModelWeightsArgs(TypedDict, total=False):
     """Key of the bucket (kms:Decrypt for readers)."""
     revision: str
     """Immutable revision (a Hub commit, or a label of files in the bucket); part of every path."""
+    extra_revisions: Sequence[str]
+    """More revisions kept ready next to `revision` (a canary's), each synced by its own job."""
     hugging_face_repo: str
     """Download this Hub repository at `revision`; absent: the files are already in the bucket."""
     hugging_face_token: pulumi.Input[str]
@@ -87,6 +90,10 @@ class ModelWeights(pulumi.ComponentResource):
     """vLLM --load-format, or None for its default."""
     ready: pulumi.Output[str]
     """Resolves once the weights are in place (the sync job has completed)."""
+    uris: dict[str, pulumi.Output[str]]
+    """model_uri of every revision (not an output)."""
+    ready_by_revision: dict[str, pulumi.Output[str]]
+    """ready of every revision (not an output)."""
 
     def __init__(self, name: str, args: ModelWeightsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:ModelWeights", name, None, opts)
@@ -105,12 +112,15 @@ class ModelWeights(pulumi.ComponentResource):
         self.load_format = None
         self.claim_name = None
 
+        revisions = [revision, *args.get("extra_revisions", [])]
+        self.uris, self.ready_by_revision = {}, {}
         if args.get("stream_from_s3", False):
             self.load_format = RUNAI_STREAMER
-            self.model_uri = pulumi.Output.concat(
-                "s3://", args["bucket_name"], "/", revision_prefix(name, revision)
-            )
-            self.ready = reader.association.association_id
+            for rev in revisions:
+                self.uris[rev] = pulumi.Output.concat(
+                    "s3://", args["bucket_name"], "/", revision_prefix(name, rev)
+                )
+                self.ready_by_revision[rev] = reader.association.association_id
         else:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-weights",
@@ -131,10 +141,14 @@ class ModelWeights(pulumi.ComponentResource):
                 ),
                 args,
             )
-            job = self._sync_job(name, args, claim, writer)
+            token = self._hub_token(name, args)
+            for rev in revisions:
+                job = self._sync_job(name, rev, args, claim, writer, token)
+                self.uris[rev] = pulumi.Output.from_input(revision_path(rev))
+                self.ready_by_revision[rev] = job.metadata.apply(lambda m: str(m["name"]))
             self.claim_name = claim.metadata.apply(lambda m: str(m["name"]))
-            self.model_uri = pulumi.Output.from_input(revision_path(revision))
-            self.ready = job.metadata.apply(lambda m: str(m["name"]))
+        self.model_uri = self.uris[revision]
+        self.ready = self.ready_by_revision[revision]
 
         self.register_outputs(
             {
@@ -173,14 +187,25 @@ class ModelWeights(pulumi.ComponentResource):
         )
         return _Identity(service_account.metadata.apply(lambda m: str(m["name"])), association)
 
+    def _hub_token(self, name: str, args: ModelWeightsArgs) -> k8s.core.v1.Secret | None:
+        if "hugging_face_repo" not in args or "hugging_face_token" not in args:
+            return None
+        return k8s.core.v1.Secret(
+            f"{name}-hf-token",
+            metadata=_k8s.meta(f"{name}-hf-token", args["namespace"]),
+            string_data={"token": pulumi.Output.secret(args["hugging_face_token"])},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _sync_job(
         self,
         name: str,
+        revision: str,
         args: ModelWeightsArgs,
         claim: k8s.core.v1.PersistentVolumeClaim,
         writer: _Identity,
+        token: k8s.core.v1.Secret | None,
     ) -> k8s.batch.v1.Job:
-        revision = args["revision"]
         env: list[dict[str, Any]] = [
             {"name": "DEST", "value": revision_path(revision)},
             {"name": "BUCKET", "value": args["bucket_name"]},
@@ -205,13 +230,7 @@ class ModelWeights(pulumi.ComponentResource):
                 {"name": "HF_HOME", "value": "/tmp/hf"},
                 {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
             ]
-            if "hugging_face_token" in args:
-                token = k8s.core.v1.Secret(
-                    f"{name}-hf-token",
-                    metadata=_k8s.meta(f"{name}-hf-token", args["namespace"]),
-                    string_data={"token": pulumi.Output.secret(args["hugging_face_token"])},
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
+            if token is not None:
                 depends_on.append(token)
                 # A file, not an environment variable: env leaks into crash dumps and `kubectl describe`.
                 hub_env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
@@ -224,7 +243,7 @@ class ModelWeights(pulumi.ComponentResource):
             init_containers = [download]
             containers = [_container("mirror", AWS_CLI_IMAGE, ["/bin/sh", "-c", MIRROR_TO_S3], env)]
 
-        job_name = f"{name}-sync-{revision[:12].lower().replace('.', '-').replace('_', '-')}"
+        job_name = f"{name}-sync-{revision[:12].lower().replace('.', '-').replace('_', '-').rstrip('-')}"
         pod_labels = {**labels.standard(name, labels.MODEL_SYNC), labels.PUBLIC_HTTPS_EGRESS: "true"}
         pod: dict[str, Any] = {
             "serviceAccountName": writer.service_account,
@@ -255,7 +274,7 @@ class ModelWeights(pulumi.ComponentResource):
             "template": {"metadata": {"labels": pod_labels}, "spec": pod},
         }
         return k8s.batch.v1.Job(
-            f"{name}-sync",
+            job_name,
             metadata=_k8s.meta(
                 job_name,
                 args["namespace"],

@@ -56,4 +56,17 @@ NVIDIA_DEVICE_PLUGIN = HelmChart(
     "nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin"
 )
 
-HELM_CHARTS = (NVIDIA_DEVICE_PLUGIN,)
+KEDA = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
+AWS_LOAD_BALANCER_CONTROLLER = HelmChart(
+    "aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts"
+)
+
+HELM_CHARTS = (NVIDIA_DEVICE_PLUGIN, KEDA, AWS_LOAD_BALANCER_CONTROLLER)
+
+# The controller needs every standard Gateway API CRD (GRPCRoute included) before it starts,
+# and is built for Gateway API v1.6; these are the CRDs of ../shared/upstream/crds.
+GATEWAY_API_VERSION = "v1.6.1"
+GATEWAY_API_CRDS = (
+    "https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+    f"{GATEWAY_API_VERSION}/standard-install.yaml"
+)

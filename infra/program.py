@@ -9,6 +9,7 @@ import pulumi
 from infra.cloud import build_cloud
 from infra.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
 from infra.plan.stackfile import decode
+from infra.serving import build_serving
 from infra.workloads import build_workloads
 
 
@@ -45,6 +46,7 @@ def read_sections() -> tuple[dict[str, Any], set[str]]:
 def build(cfg: StackConfig, stack: str) -> None:
     cloud = build_cloud(cfg, stack)
     workloads = build_workloads(cfg, cloud)
+    serving = build_serving(cfg, cloud, workloads)
 
     pulumi.export("clusterName", cloud.cluster.cluster_name)
     pulumi.export("clusterEndpoint", cloud.cluster.endpoint)
@@ -61,3 +63,9 @@ def build(cfg: StackConfig, stack: str) -> None:
     pulumi.export("modelBucket", workloads.store.bucket_name)
     pulumi.export("modelFileSystemId", workloads.store.file_system_id)
     pulumi.export("tenantNamespaces", {name: t.namespace for name, t in workloads.tenants.items()})
+    pulumi.export(
+        "modelEndpoints",
+        {name: pulumi.Output.concat("https://", s.hostname) for name, s in serving.services.items()},
+    )
+    if serving.gateway is not None:
+        pulumi.export("accessLogBucket", serving.gateway.access_log_bucket)

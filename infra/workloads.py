@@ -80,5 +80,7 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
                 args["hugging_face_token"] = pulumi.Output.secret(token.get_secret_value())
         elif s3 is not None:
             args["revision"] = s3.revision
+        if model.canary is not None and model.canary.revision is not None:
+            args["extra_revisions"] = [model.canary.revision]
         weights[name] = ModelWeights(name, args, cloud.on_both)
     return Workloads(store, tenants, weights)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.core.capacity import ModelDemand, PoolSupply, check_capacity
+from components.core.capacity import ModelDemand, PoolSupply, TenantQuota, check_capacity
 from tests.iam_eval import allows
 
 POOLS = {"a100": PoolSupply("a100", gpus_per_node=8, max_nodes=2), "l4": PoolSupply("l4", 1, 4)}
@@ -20,7 +20,9 @@ def llama(**changes: object) -> ModelDemand:
     return ModelDemand(**{**base, **changes})  # type: ignore[arg-type]
 
 
-def messages(models: list[ModelDemand], quotas: dict[str, int]) -> list[str]:
+def messages(models: list[ModelDemand], gpus: dict[str, int]) -> list[str]:
+    """Problems with GPU quotas `gpus` (CPU and memory quotas ample)."""
+    quotas = {t: TenantQuota(n, 10**6, 10**9) for t, n in gpus.items()}
     return [f"{p.path}: {p.message}" for p in check_capacity(models, quotas, POOLS)]
 
 
@@ -90,3 +92,15 @@ def test_the_iam_evaluator_honours_deny_and_conditions() -> None:
     assert allows(policy, "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SecureTransport": "true"})
     assert not allows(policy, "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SecureTransport": "false"})
     assert not allows(policy, "s3:GetObject", "arn:aws:s3:::other/k", {"aws:SecureTransport": "true"})
+
+
+def test_cpu_and_memory_quotas_hold_the_serving_pods_at_full_scale() -> None:
+    model = llama(cpu_millicores=4000, memory_mib=32 * 1024, surge=True)  # 3 replicas + 1 surge
+    tight = {"team-a": TenantQuota(gpus=8, cpu_millicores=15000, memory_mib=100 * 1024)}
+    found = [f"{p.path}: {p.message}" for p in check_capacity([model], tight, POOLS)]
+    assert found == [
+        "tenants.team-a.quota.cpu: 15 CPUs cannot hold 16 CPUs of serving pods at maximum scale: llama (4 pods)",
+        "tenants.team-a.quota.memory: 100Gi cannot hold 128Gi of serving pods at maximum scale: llama (4 pods)",
+    ]
+    ample = {"team-a": TenantQuota(gpus=8, cpu_millicores=16000, memory_mib=128 * 1024)}
+    assert check_capacity([model], ample, POOLS) == []

@@ -15,7 +15,10 @@ from infra.config.schema import stack_file_schema
 from tests.conftest import REPO, stack_config, stack_sections
 
 
-def problems(sections: dict[str, Any], secret_sections: frozenset[str] = frozenset()) -> list[str]:
+SECRET_SECTIONS = frozenset({"storage", "models"})  # as the stack files hold them
+
+
+def problems(sections: dict[str, Any], secret_sections: frozenset[str] = SECRET_SECTIONS) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_stack_config(sections, secret_sections)
     return [str(p) for p in caught.value.problems]
@@ -237,10 +240,13 @@ def test_config_reference_lists_every_key() -> None:
     assert reference == render_reference(), "regenerate: python -m infra schema --markdown > docs/config.md"
 
 
-PROD_SECRETS = frozenset({"storage"})
+PROD_SECRETS = SECRET_SECTIONS
 LLAMA_8B = {
     "tenant": "search",
     "pool": "l40s",
+    "architecture": "llama-3.1-8b",
+    "maxModelLen": 8192,
+    "apiKey": "[secret]",
     "tensorParallelSize": 1,
     "maxReplicas": 2,
     "source": {"s3": {"revision": "v1"}},
@@ -260,7 +266,7 @@ BAD_WORKLOAD_CONFIGS = [
     ),
     pytest.param(
         prod({"models.llama-8b.maxReplicas": 9, "tenants.search.quota.gpus": 10}),
-        "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 10 GPUs its models may scale to",
+        "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 12 GPUs its models may scale to",
         id="pool-below-model-demand",
     ),
     pytest.param(
@@ -312,7 +318,7 @@ BAD_WORKLOAD_CONFIGS = [
                 "gpuPools.h100.maxSize": 4,
             }
         ),
-        "error: models.llama-70b.tensorParallelSize: 8 GPUs per replica, but a node of pool h100 has 4",
+        "error: models.llama-70b.tensorParallelSize: 8 GPUs per replica, but a node has 4",
         id="replica-larger-than-node",
     ),
     pytest.param(
@@ -330,8 +336,8 @@ def test_bad_storage_tenant_and_model_config_is_named(sections: dict[str, Any], 
 
 
 def test_a_plain_text_token_is_refused() -> None:
-    found = problems(prod(), secret_sections=frozenset())
+    found = problems(prod(), secret_sections=frozenset({"models"}))
     assert found == [
         "error: storage.huggingFaceToken: is stored in plain text; set it with "
-        "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <token>`"
+        "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <value>`"
     ]

@@ -37,7 +37,7 @@ def test_plan_writes_the_contract_files(planned: Callable[[str], Path], stack: s
     assert all(dep in urns for r in records for dep in r["dependencies"])
 
     manifests = sorted((out / "manifests").glob("*.yaml"))
-    kube_objects = [r for r in records if r["type"].startswith("kubernetes:") and "helm.sh" not in r["type"]]
+    kube_objects = [r for r in records if r["type"].startswith("kubernetes:") and "kind" in r["props"]]
     assert len(manifests) == len(kube_objects) > 0
     for path in manifests:
         obj = yaml.safe_load(path.read_text())
@@ -68,8 +68,8 @@ def test_prod_summary_has_the_capacity_and_cost_of_every_pool(planned: Callable[
     summary = (planned("prod") / "summary.md").read_text()
     assert "| l40s | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 2..7 | 2..7 |" in summary
     assert "| h100 | p5.48xlarge | onDemand | H100 | 8 | 80.0 | 1..2 | 8..16 |" in summary
-    assert "| search | 7 | llama-8b | 7 | 40 | 256Gi |" in summary
-    assert "| llama-70b | research | h100 | 4 | 1..4 | 4..16 | s3Stream |" in summary
+    assert "| search | 7 | 7 | 40 | 18.2 | 256Gi | 181Gi | llama-8b, llama-8b-canary |" in summary
+    assert "| llama-70b | research | h100 | 4 | 131.5 GiB | 320 KiB | 15 x 32768 | 1..4 | - |" in summary
     # 3 NAT gateways, 3..6 m7i.xlarge, 2..7 g6e.xlarge, 1..2 p5.48xlarge, and the control plane
     low = 0.10 + 3 * 0.045 + 3 * 0.2016 + 2 * 1.861 + 55.040
     high = 0.10 + 3 * 0.045 + 6 * 0.2016 + 7 * 1.861 + 2 * 55.040

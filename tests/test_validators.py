@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import parliament
 import pytest
@@ -16,6 +17,7 @@ import yaml
 
 from components import versions
 from tests.conftest import REPO
+from tests.crd import is_custom, validate_custom
 from tests.upstream import upstream_dir
 
 STACKS = ["dev", "prod"]
@@ -33,12 +35,39 @@ def manifests(out: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 def test_builtin_kinds_pass_kubernetes_validate_strict(planned: Callable[[str], Path], stack: str) -> None:
     checked = 0
     for name, obj in manifests(planned(stack)):
+        if is_custom(obj):
+            continue
         try:
             kubernetes_validate.validate(obj, KUBE_SCHEMA_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{name}: {exc.message} at {'.'.join(map(str, exc.path))}")
         checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_custom_resources_fit_the_pinned_crd_schemas(planned: Callable[[str], Path], stack: str) -> None:
+    custom = [(name, obj) for name, obj in manifests(planned(stack)) if is_custom(obj)]
+    kinds = {obj["kind"] for _, obj in custom}
+    assert {"ScaledObject", "HTTPRoute", "Gateway", "GatewayClass", "TargetGroupConfiguration"} <= kinds
+    for name, obj in custom:
+        try:
+            validate_custom(obj)
+        except jsonschema.ValidationError as exc:
+            pytest.fail(f"{name}: {exc.message} at {list(exc.absolute_path)}")
+
+
+def test_crd_validation_is_strict() -> None:
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "n"},
+        "spec": {"rules": [{"backendRefs": [{"name": "svc", "port": 8000, "wieght": 10}]}]},
+    }
+    with pytest.raises(jsonschema.ValidationError, match="wieght"):
+        validate_custom(route)
+    with pytest.raises(jsonschema.ValidationError, match="not served"):
+        validate_custom({**route, "apiVersion": "gateway.networking.k8s.io/v9"})
 
 
 def checkov_command() -> list[str]:
@@ -60,7 +89,6 @@ def test_checkov_finds_no_unskipped_failure(planned: Callable[[str], Path], stac
             "--skip-download",  # offline: no guideline lookups
             "--output",
             "json",
-            "--quiet",
         ],
         capture_output=True,
         text=True,
@@ -75,7 +103,25 @@ def test_checkov_finds_no_unskipped_failure(planned: Callable[[str], Path], stac
     ]
     assert failed == []
     skipped = [c for r in reports for c in r.get("results", {}).get("skipped_checks", [])]
-    assert all(c.get("suppress_comment") for c in skipped), "every skip must carry its reason"
+    assert all(c["check_result"].get("suppress_comment") for c in skipped), "every skip must carry its reason"
+
+
+# parliament findings accepted on the AWS Load Balancer Controller's policy only, and why.
+ACCEPTED_ON_CONTROLLER_POLICY = {
+    # Load balancers, target groups and security groups have no ARN before the controller
+    # creates them; the published policy scopes them by the elbv2.k8s.aws/cluster tag instead.
+    "RESOURCE_STAR": None,
+    # Newer than parliament 1.6.4's IAM definitions (AWS added them in 2024-2025).
+    "UNKNOWN_ACTION": "elasticloadbalancing:ModifyIpPools",
+    "UNKNOWN_CONDITION_FOR_ACTION": "elasticloadbalancing:CreateAction",
+}
+
+
+def _accepted(policy_name: str, issue: str, detail: object) -> bool:
+    if not policy_name.endswith("-controller") or issue not in ACCEPTED_ON_CONTROLLER_POLICY:
+        return False
+    expected = ACCEPTED_ON_CONTROLLER_POLICY[issue]
+    return expected is None or expected in str(detail)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -87,10 +133,10 @@ def test_identity_policies_pass_parliament(planned: Callable[[str], Path], stack
         for t, key in IDENTITY_POLICY_TYPES.items()
         if r["type"] == t
     ]
-    assert policies
+    assert len(policies) >= 4  # flow logs, model read and sync roles, the load balancer controller
     for name, document in policies:
         findings = parliament.analyze_policy_string(document).findings
-        assert [(f.issue, f.detail) for f in findings] == [], name
+        assert [(f.issue, f.detail) for f in findings if not _accepted(name, f.issue, f.detail)] == [], name
 
 
 def chart_paths(values: Any, prefix: str = "") -> Iterator[str]:

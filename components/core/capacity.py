@@ -19,6 +19,14 @@ class ModelDemand:
     max_replicas: int
     surge: bool = False
     """A rollout starts one extra replica before stopping an old one (maxSurge 1)."""
+    cpu_millicores: int = 0
+    """CPU of one replica (requests = limits)."""
+    memory_mib: int = 0
+    """Memory of one replica (requests = limits)."""
+
+    @property
+    def max_pods(self) -> int:
+        return self.max_replicas + (1 if self.surge else 0)
 
     @property
     def surge_gpus(self) -> int:
@@ -41,6 +49,13 @@ class ModelDemand:
 
 
 @dataclass(frozen=True)
+class TenantQuota:
+    gpus: int
+    cpu_millicores: int
+    memory_mib: int
+
+
+@dataclass(frozen=True)
 class PoolSupply:
     name: str
     gpus_per_node: int
@@ -58,10 +73,10 @@ class CapacityProblem:
 
 
 def check_capacity(
-    models: list[ModelDemand], quotas: dict[str, int], pools: dict[str, PoolSupply]
+    models: list[ModelDemand], quotas: dict[str, TenantQuota], pools: dict[str, PoolSupply]
 ) -> list[CapacityProblem]:
-    """Every tenant's GPU quota holds its models at full scale, and every pool holds
-    what is placed on it; a replica must also fit on one node of its pool."""
+    """Every tenant's quota (GPUs, CPU, memory) holds its models at full scale, and every
+    pool holds what is placed on it; a replica must also fit on one node of its pool."""
     problems: list[CapacityProblem] = []
     for model in models:
         pool = pools[model.pool]
@@ -74,8 +89,10 @@ def check_capacity(
                 )
             )
 
-    for tenant, quota in quotas.items():
+    for tenant, tenant_quota in quotas.items():
+        quota = tenant_quota.gpus
         own = [m for m in models if m.tenant == tenant]
+        problems += _cpu_and_memory(tenant, tenant_quota, own)
         need = sum(m.max_gpus for m in own)
         if need > quota:
             listed = " and ".join(m.explain() for m in own)
@@ -114,3 +131,28 @@ def check_capacity(
 
 def _gpus(n: int) -> str:
     return "GPU" if n == 1 else "GPUs"
+
+
+def _cpu_and_memory(tenant: str, quota: TenantQuota, own: list[ModelDemand]) -> list[CapacityProblem]:
+    """Serving pods request what they limit; at full scale they must fit the namespace quota."""
+    problems = []
+    cpu = sum(m.max_pods * m.cpu_millicores for m in own)
+    memory = sum(m.max_pods * m.memory_mib for m in own)
+    listed = ", ".join(f"{m.name} ({m.max_pods} pods)" for m in own)
+    if cpu > quota.cpu_millicores:
+        problems.append(
+            CapacityProblem(
+                f"tenants.{tenant}.quota.cpu",
+                f"{quota.cpu_millicores / 1000:g} CPUs cannot hold {cpu / 1000:g} CPUs of serving pods at "
+                f"maximum scale: {listed}",
+            )
+        )
+    if memory > quota.memory_mib:
+        problems.append(
+            CapacityProblem(
+                f"tenants.{tenant}.quota.memory",
+                f"{quota.memory_mib / 1024:g}Gi cannot hold {memory / 1024:.0f}Gi of serving pods at "
+                f"maximum scale: {listed}",
+            )
+        )
+    return problems

@@ -155,3 +155,28 @@ def model_sync_policy(bucket_arn: str, key_arn: str, prefix: str) -> str:
             "Condition": _via_s3(),
         },
     )
+
+
+def alb_access_log_policy(bucket_arn: str, prefix: str, account: str, elb_account: str | None) -> str:
+    """ALB access log delivery may write under <prefix>/AWSLogs/<account>/ and nowhere else.
+
+    Regions opened before August 2022 deliver as a regional ELB account, newer
+    ones as the log delivery service; granting both keeps either working.
+    """
+    resource = f"{bucket_arn}/{prefix}/AWSLogs/{account}/*"
+    principals: list[dict[str, str]] = [{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
+    if elb_account is not None:
+        principals.append({"AWS": f"arn:aws:iam::{elb_account}:root"})
+    return document(
+        *(
+            {
+                "Sid": f"AlbAccessLogs{i}",
+                "Effect": "Allow",
+                "Principal": p,
+                "Action": "s3:PutObject",
+                "Resource": resource,
+            }
+            for i, p in enumerate(principals)
+        ),
+        deny_insecure_transport(bucket_arn, f"{bucket_arn}/*"),
+    )

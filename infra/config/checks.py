@@ -6,15 +6,22 @@ five mistakes gets five lines, not the first one.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from pydantic import BaseModel, SecretStr
+
 from components.core import gpu_catalog
-from components.core.capacity import ModelDemand, PoolSupply, check_capacity
+from components.core.capacity import check_capacity
+from components.core.sizing import ARCHITECTURES
 from components.core.subnets import LARGEST_PREFIX, SMALLEST_PREFIX
 from infra.config.cloud import GpuPoolConfig, NetworkConfig, SystemNodesConfig
+from infra.config.derived import SizingError, capacity_inputs, deployments_of, sizing_of
 from infra.config.stack import StackConfig
+from infra.config.workloads import ModelConfig
 
 EVERYWHERE = IPv4Network("0.0.0.0/0")
 
@@ -34,38 +41,18 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_endpoint(cfg),
         *_system_nodes(cfg.cluster.system_nodes),
         *(p for name, pool in cfg.gpu_pools.items() for p in _gpu_pool(f"gpuPools.{name}", pool)),
-        *_storage(cfg, secret_sections),
+        *_secrets_in_plain_text(cfg, secret_sections),
+        *_storage(cfg),
         *_tenants(cfg),
         *_models(cfg),
     ]
+    # Sizing reads the pools' GPU shapes: only once those are sound.
+    if not any(p.path.startswith("gpuPools.") for p in problems):
+        problems += _serving(cfg)
     # Capacity arithmetic needs every reference to resolve and every pool to be known.
     if not problems:
         problems += [Problem(p.path, p.message) for p in check_capacity(*capacity_inputs(cfg))]
     return problems
-
-
-def capacity_inputs(
-    cfg: StackConfig,
-) -> tuple[list[ModelDemand], dict[str, int], dict[str, PoolSupply]]:
-    """The stack's models, tenant GPU quotas and pools, in the terms of the capacity arithmetic."""
-    pools = {}
-    for name, pool in cfg.gpu_pools.items():
-        itype = gpu_catalog.CATALOG[pool.instance_types[0]]
-        pools[name] = PoolSupply(name, itype.gpus, pool.max_size)
-    models = [
-        ModelDemand(
-            name=name,
-            tenant=m.tenant,
-            pool=m.pool,
-            gpus_per_replica=m.tensor_parallel_size,
-            min_replicas=m.min_replicas,
-            max_replicas=m.max_replicas,
-            surge=cfg.gpu_pools[m.pool].surge_headroom,
-        )
-        for name, m in cfg.models.items()
-    ]
-    quotas = {name: t.quota.gpus for name, t in cfg.tenants.items()}
-    return models, quotas, pools
 
 
 def _network(net: NetworkConfig, region: str) -> Iterator[Problem]:
@@ -164,17 +151,35 @@ def _gpu_pool(path: str, pool: GpuPoolConfig) -> Iterator[Problem]:
         )
 
 
-def _storage(cfg: StackConfig, secret_sections: Collection[str]) -> Iterator[Problem]:
+def _secrets_in_plain_text(cfg: StackConfig, secret_sections: Collection[str]) -> Iterator[Problem]:
+    """A secret field in a section Pulumi does not hold encrypted was typed in as plain text."""
+
+    def walk(node: object, path: str) -> Iterator[str]:
+        if isinstance(node, SecretStr):
+            yield path
+        elif isinstance(node, BaseModel):
+            for name, field in type(node).model_fields.items():
+                yield from walk(getattr(node, name), f"{path}.{field.alias or name}")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{path}.{key}")
+
+    for name, field in StackConfig.model_fields.items():
+        section = field.alias or name
+        if section in secret_sections:
+            continue
+        for path in walk(getattr(cfg, name), section):
+            yield Problem(
+                path,
+                f"is stored in plain text; set it with `pulumi config set --secret --path 'llm-platform:{path}' <value>`",
+            )
+
+
+def _storage(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.storage.force_destroy and cfg.protect:
         yield Problem(
             "storage.forceDestroy",
             "cannot be true while protect is true: a protected stack keeps its model data",
-        )
-    if cfg.storage.hugging_face_token is not None and "storage" not in secret_sections:
-        yield Problem(
-            "storage.huggingFaceToken",
-            "is stored in plain text; set it with "
-            "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <token>`",
         )
 
 
@@ -215,3 +220,69 @@ def _models(cfg: StackConfig) -> Iterator[Problem]:
                 "s3Stream streams weights already in the model bucket; it needs source.s3 "
                 "(sync a Hugging Face model with weights: efs, or upload it and use source.s3)",
             )
+
+
+HUB_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def _serving(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.models and cfg.ingress is None:
+        yield Problem("ingress", "is required to serve models: set domain and certificateArn")
+    for name, model in cfg.models.items():
+        path = f"models.{name}"
+        if isinstance(model.architecture, str) and model.architecture not in ARCHITECTURES:
+            yield Problem(
+                f"{path}.architecture",
+                f"{model.architecture!r} is not a known architecture ({', '.join(ARCHITECTURES)}); "
+                "give its numbers instead (parameters, layers, attentionHeads, kvHeads, headDim)",
+            )
+            continue
+        if model.tenant not in cfg.tenants or model.pool not in cfg.gpu_pools:
+            continue  # reported by _models
+        try:
+            sizing_of(cfg, name)
+            if model.canary is not None and model.canary.gpu_memory_utilization is not None:
+                sizing_of(cfg, name, model.canary.gpu_memory_utilization)
+        except SizingError as exc:
+            yield Problem(exc.path, str(exc))
+        scaling = model.autoscaling
+        if model.min_replicas == 0 and scaling.working_hours is None:
+            yield Problem(
+                f"{path}.minReplicas",
+                "0 needs autoscaling.workingHours: the queue metric comes from vLLM itself, "
+                "so nothing would ever scale the model up from zero replicas",
+            )
+        if scaling.fallback_replicas is not None and scaling.fallback_replicas > model.max_replicas:
+            yield Problem(
+                f"{path}.autoscaling.fallbackReplicas",
+                f"{scaling.fallback_replicas} is above maxReplicas {model.max_replicas}",
+            )
+        yield from _canary(path, model)
+    for (namespace, deployment), n in Counter(deployments_of(cfg)).items():
+        if n > 1:
+            yield Problem(
+                f"models.{deployment}",
+                f"two autoscalers would scale Deployment {namespace}/{deployment} (a model and another "
+                "model's canary share the name); rename one",
+            )
+
+
+def _canary(path: str, model: ModelConfig) -> Iterator[Problem]:
+    canary = model.canary
+    if canary is None:
+        return
+    if canary.min_replicas > canary.max_replicas:
+        yield Problem(
+            f"{path}.canary.minReplicas", f"{canary.min_replicas} is above maxReplicas {canary.max_replicas}"
+        )
+    if canary.revision is not None:
+        if model.weights == "s3Stream" and model.source.s3 is None:
+            return
+        if model.source.hugging_face is not None and not HUB_COMMIT.fullmatch(canary.revision):
+            yield Problem(f"{path}.canary.revision", f"{canary.revision!r} is not a 40-character commit hash")
+    changes = (canary.image_tag, canary.revision, canary.max_num_seqs, canary.gpu_memory_utilization)
+    if all(c is None for c in changes):
+        yield Problem(
+            f"{path}.canary",
+            "changes nothing: set imageTag, revision, maxNumSeqs or gpuMemoryUtilization",
+        )

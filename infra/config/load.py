@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from typing import Any, get_args, get_origin
 
@@ -31,7 +32,7 @@ def load_stack_config(sections: Mapping[str, Any], secret_sections: Collection[s
     try:
         cfg = StackConfig.model_validate(dict(sections))
     except ValidationError as exc:
-        raise ConfigError([_problem(e) for e in exc.errors()]) from None
+        raise ConfigError(_problems(exc.errors())) from None
     problems = check_stack(cfg, secret_sections)
     if problems:
         raise ConfigError(problems)
@@ -46,6 +47,19 @@ def format_path(loc: tuple[int | str, ...]) -> str:
         else:
             path += f".{part}" if path else part
     return path
+
+
+def _problems(errors: list[ErrorDetails]) -> list[Problem]:
+    """One problem per error, without the noise of union fields: when a value may be a string
+    or an object, the branch the value did not try to be only says "not a string"."""
+    paths = [_strip_union_tags(e["loc"]) for e in errors]
+    kept = []
+    for error, loc in zip(errors, paths, strict=True):
+        mismatch = error["type"] in ("string_type", "model_type", "dict_type", "model_attributes_type")
+        if mismatch and sum(1 for other in paths if other[: len(loc)] == loc) > 1:
+            continue
+        kept.append(_problem(error))
+    return kept
 
 
 def _problem(error: ErrorDetails) -> Problem:
@@ -68,8 +82,26 @@ def _message(error: ErrorDetails) -> str:
 
 
 def _strip_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """Drop the type names pydantic inserts into the path for `X | None` fields."""
-    return tuple(p for p in loc if not (isinstance(p, str) and p.endswith("]") and "[" in p))
+    """Drop the branch names pydantic inserts into the path of union fields (`X | None`,
+    `str | Model`): they are types, not keys a user wrote."""
+    tags = _type_tags()
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in tags or ("[" in p and p.endswith("]")))))
+
+
+def _model_names(model: type[BaseModel]) -> set[str]:
+    names = {model.__name__}
+    for field in model.model_fields.values():
+        for candidate in (field.annotation, *get_args(field.annotation)):
+            inner = _unwrap(candidate)
+            for option in (inner, *get_args(inner)):
+                if isinstance(option, type) and issubclass(option, BaseModel) and option is not model:
+                    names |= _model_names(option)
+    return names
+
+
+@functools.cache
+def _type_tags() -> set[str]:
+    return _model_names(StackConfig) | {"str", "int", "float", "bool"}
 
 
 def _keys_at(loc: tuple[int | str, ...]) -> list[str]:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from infra.config.base import DnsLabel, Model
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
-from infra.config.workloads import ModelConfig, StorageConfig, TenantConfig
+from infra.config.workloads import IngressConfig, ModelConfig, StorageConfig, TenantConfig
 
 
 class StackConfig(Model):
@@ -24,6 +24,8 @@ class StackConfig(Model):
     """Shared model storage: the S3 bucket and the EFS file system."""
     tenants: dict[DnsLabel, TenantConfig] = {}
     """Teams by name; each gets a namespace of that name with quotas, defaults, network policies and edit rights for its group."""
+    ingress: IngressConfig | None = None
+    """The HTTPS entry point (an ALB through the Gateway API); required when models are served."""
     models: dict[DnsLabel, ModelConfig] = {}
     """Models to serve by name (the name is the served model name and part of its storage path)."""
     protect: bool = False

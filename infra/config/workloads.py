@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
@@ -100,18 +101,135 @@ class ModelSource(Model):
     """Weights already in the model bucket."""
 
 
+class ArchitectureConfig(Model):
+    parameters: Annotated[float, Field(gt=0)]
+    """Parameter count, e.g. 8.03e9."""
+    layers: Annotated[int, Field(ge=1)]
+    """Transformer layers (num_hidden_layers)."""
+    attention_heads: Annotated[int, Field(ge=1)]
+    """Query heads (num_attention_heads)."""
+    kv_heads: Annotated[int, Field(ge=1)]
+    """Key/value heads (num_key_value_heads)."""
+    head_dim: Annotated[int, Field(ge=1)]
+    """Dimension of one head (hidden_size / num_attention_heads unless the model says otherwise)."""
+
+
+_CRON = r"[-\d*/,]+( [-\d*/,]+){4}"
+
+
+class WorkingHours(Model):
+    timezone: Annotated[str, Field(min_length=1)]
+    """IANA time zone, e.g. Europe/Berlin."""
+    start: Annotated[
+        str, matching(_CRON, "a five-field cron expression such as '0 8 * * 1-5'"), pattern(_CRON)
+    ]
+    """When one replica starts (cron)."""
+    end: Annotated[
+        str, matching(_CRON, "a five-field cron expression such as '0 20 * * 1-5'"), pattern(_CRON)
+    ]
+    """When that replica may go (cron)."""
+
+
+class AutoscalingConfig(Model):
+    target_queue_depth: Annotated[int, Field(ge=1, le=1000)] = 4
+    """Requests waiting per replica (vllm:num_requests_waiting) above which the autoscaler adds replicas."""
+    gpu_utilization_percent: Annotated[int, Field(ge=10, le=100)] | None = None
+    """Also add replicas when the replicas' GPUs are busier than this on average (DCGM); omit to scale on the queue only."""
+    fallback_replicas: Annotated[int, Field(ge=1)] | None = None
+    """Replicas to hold while Prometheus cannot be read (default: minReplicas, at least 1)."""
+    scale_up_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    """How long load must stay high before adding replicas (0: at once; GPU nodes are slow enough)."""
+    scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
+    """How long load must stay low before removing replicas (a removed replica takes minutes to come back)."""
+    working_hours: WorkingHours | None = None
+    """With minReplicas 0: keep one replica during these hours. vLLM's own queue metric cannot wake a model that has no replica, so scale-to-zero needs a schedule."""
+
+
+_IMAGE_TAG = r"v\d+\.\d+\.\d+"
+
+
+class CanaryConfig(Model):
+    weight: Annotated[int, Field(ge=0, le=100)]
+    """Percent of the model's requests sent to the canary."""
+    image_tag: (
+        Annotated[
+            str,
+            matching(_IMAGE_TAG, "a vLLM release tag such as v0.33.1 (never latest)"),
+            pattern(_IMAGE_TAG),
+        ]
+        | None
+    ) = None
+    """vLLM release of the canary (default: the stable one)."""
+    revision: (
+        Annotated[
+            str,
+            matching(r"[A-Za-z0-9][-A-Za-z0-9_.]{0,62}", "a model revision"),
+            pattern(r"[A-Za-z0-9][-A-Za-z0-9_.]{0,62}"),
+        ]
+        | None
+    ) = None
+    """Model revision of the canary (a Hub commit or a bucket label, as the model's source); synced next to the stable one."""
+    max_num_seqs: Annotated[int, Field(ge=1)] | None = None
+    """vLLM --max-num-seqs of the canary."""
+    gpu_memory_utilization: Annotated[float, Field(ge=0.5, le=0.95)] | None = None
+    """vLLM --gpu-memory-utilization of the canary."""
+    min_replicas: Annotated[int, Field(ge=1)] = 1
+    """Fewest canary replicas."""
+    max_replicas: Annotated[int, Field(ge=1)] = 1
+    """Most canary replicas (counted in the tenant's quota and the pool's capacity)."""
+
+
 class ModelConfig(Model):
     tenant: DnsLabel
     """Tenant (namespace) that owns and serves the model."""
     pool: DnsLabel
     """GPU pool the model's replicas run on."""
-    tensor_parallel_size: Annotated[int, Field(ge=1, le=8)]
-    """GPUs per replica (vLLM --tensor-parallel-size)."""
+    architecture: str | ArchitectureConfig
+    """A known architecture (llama-3.1-8b, llama-3.1-70b, llama-3.3-70b, qwen2.5-7b, qwen2.5-32b, qwen2.5-72b, mistral-7b) or its numbers; sizing reads them."""
+    dtype: Literal["bfloat16", "float16"] = "bfloat16"
+    """Precision of weights and KV cache (vLLM --dtype)."""
+    quantization: Literal["none", "fp8", "awq", "gptq"] = "none"
+    """Weight quantization (vLLM --quantization); awq and gptq need checkpoints quantized that way."""
+    max_model_len: Annotated[int, Field(ge=256, le=1_048_576)]
+    """Longest sequence (prompt + output) in tokens; one of these must fit a replica's KV cache."""
+    gpu_memory_utilization: Annotated[float, Field(ge=0.5, le=0.95)] = 0.9
+    """Share of each GPU's memory vLLM claims for weights, activations and KV cache."""
+    max_num_seqs: Annotated[int, Field(ge=1, le=4096)] = 128
+    """Most sequences a replica batches at once."""
+    prefix_caching: bool = True
+    """Reuse KV cache across requests sharing a prefix (system prompts)."""
+    tensor_parallel_size: Annotated[int, Field(ge=1, le=8)] | None = None
+    """GPUs per replica. Omit to let sizing choose the smallest that holds the weights and a max-length sequence; a pinned size that cannot work is refused."""
     min_replicas: Annotated[int, Field(ge=0)] = 1
-    """Fewest replicas (0 lets an idle model cost nothing, at the price of a cold start)."""
+    """Fewest replicas (0 needs autoscaling.workingHours)."""
     max_replicas: Annotated[int, Field(ge=1)]
     """Most replicas the autoscaler may run."""
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    """When to add and remove replicas."""
+    api_key: SecretStr
+    """API key clients send as a bearer token. Set it with `pulumi config set --secret --path 'llm-platform:models.<name>.apiKey' ...`."""
+    canary: CanaryConfig | None = None
+    """A second Deployment taking `weight` percent of requests. Promote by copying its settings to the model and removing it; roll back by removing it."""
     source: ModelSource
     """Where the weights come from; exactly one of huggingFace or s3."""
     weights: Literal["efs", "s3Stream"] = "efs"
     """How weights reach the GPUs: from the shared EFS volume (filled by a sync job), or streamed straight from S3 by vLLM's Run:ai streamer (needs an s3 source; no volume, no job)."""
+
+
+_ACM = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+"
+_DOMAIN = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}"
+
+
+class IngressConfig(Model):
+    domain: Annotated[str, matching(_DOMAIN, "a DNS domain such as llm.example.com"), pattern(_DOMAIN)]
+    """Each model answers at https://<model>.<domain>; point a wildcard DNS record at the load balancer."""
+    certificate_arn: Annotated[str, matching(_ACM, "an ACM certificate ARN"), pattern(_ACM)]
+    """ACM certificate for *.<domain>, in the stack's region."""
+    allowed_cidrs: list[IPv4Network] = [IPv4Network("0.0.0.0/0")]
+    """Who may reach the load balancer."""
+    rate_limit_per_five_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
+    """Requests one client address may send in five minutes before AWS WAF blocks it."""
+    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days to keep the load balancer's request logs in S3 (the request audit)."""
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """TLS policy of the HTTPS listener."""

@@ -6,8 +6,9 @@ from collections import Counter
 
 from components.core.costs import NodePoolShape, hourly_costs, total
 from components.core.placement import gpu_placement
+from components.core.sizing import GIB
 from infra.config import StackConfig
-from infra.config.checks import capacity_inputs
+from infra.config.derived import capacity_inputs, sizing_of
 from infra.plan.mocks import Registration
 
 
@@ -100,36 +101,44 @@ def _pool_table(cfg: StackConfig) -> list[str]:
 def _tenant_table(cfg: StackConfig) -> list[str]:
     models, quotas, _ = capacity_inputs(cfg)
     rows = [
-        "| namespace | GPU quota | models | GPUs at maximum scale | CPU quota | memory quota |",
-        "|---|---|---|---|---|---|",
+        "| namespace | GPU quota | GPUs at maximum scale | CPU quota | CPU at maximum scale "
+        "| memory quota | memory at maximum scale | serving Deployments |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, tenant in cfg.tenants.items():
+    for name, quota in quotas.items():
         own = [m for m in models if m.tenant == name]
+        cpu = sum(m.max_pods * m.cpu_millicores for m in own) / 1000
+        memory = sum(m.max_pods * m.memory_mib for m in own) / 1024
         rows.append(
-            f"| {name} | {quotas[name]} | {', '.join(m.name for m in own) or '-'} "
-            f"| {sum(m.max_gpus for m in own)} | {tenant.quota.cpu} | {tenant.quota.memory} |"
+            f"| {name} | {quota.gpus} | {sum(m.max_gpus for m in own)} | {quota.cpu_millicores / 1000:g} | {cpu:g} "
+            f"| {quota.memory_mib / 1024:g}Gi | {memory:.0f}Gi | {', '.join(m.name for m in own) or '-'} |"
         )
     return rows
 
 
 def _model_table(cfg: StackConfig) -> list[str]:
-    models, _, _ = capacity_inputs(cfg)
     rows = [
-        "| model | namespace | pool | GPUs per replica | replicas min..max | GPUs min..max (+ surge) | weights | source |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | namespace | pool | tensor parallel | weights | KV per token | max-length sequences per replica | replicas | canary | weights from |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for m in models:
-        model = cfg.models[m.name]
+    for name, model in cfg.models.items():
+        sizing = sizing_of(cfg, name)
+        canary = (
+            f"{model.canary.weight}%, {model.canary.min_replicas}..{model.canary.max_replicas}"
+            if model.canary
+            else "-"
+        )
         hub = model.source.hugging_face
         source = (
             f"{hub.repo}@{hub.revision[:12]}"
             if hub
-            else f"s3 {model.source.s3.revision if model.source.s3 else ''}"
+            else f"bucket, {model.source.s3.revision if model.source.s3 else ''}"
         )
-        surge = f" (+{m.surge_gpus})" if m.surge else ""
         rows.append(
-            f"| {m.name} | {m.tenant} | {m.pool} | {m.gpus_per_replica} | {m.min_replicas}..{m.max_replicas} "
-            f"| {m.min_gpus}..{m.max_replicas * m.gpus_per_replica}{surge} | {model.weights} | {source} |"
+            f"| {name} | {model.tenant} | {model.pool} | {sizing.tensor_parallel_size} "
+            f"| {sizing.weight_bytes / GIB:.1f} GiB | {sizing.kv_bytes_per_token // 1024} KiB "
+            f"| {sizing.max_length_sequences} x {model.max_model_len} | {model.min_replicas}..{model.max_replicas} "
+            f"| {canary} | {source} ({model.weights}) |"
         )
     return rows
 

@@ -44,7 +44,8 @@ def resource_record(r: Registration) -> dict[str, Any]:
 
 
 def is_manifest(r: Registration) -> bool:
-    return r.custom and r.type.startswith("kubernetes:") and r.type != HELM_RELEASE
+    """A single Kubernetes object (not a Helm release, nor a bundle of files to apply)."""
+    return r.custom and r.type.startswith("kubernetes:") and "kind" in r.props and "apiVersion" in r.props
 
 
 def manifest(r: Registration) -> dict[str, Any]:

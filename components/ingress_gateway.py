@@ -1,0 +1,305 @@
+"""IngressGateway: one HTTPS entry point per environment, an ALB run by the AWS Load Balancer Controller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _aws, _buckets, _k8s
+from components.cluster import SYSTEM_POOL
+from components.core import iam
+from components.core.labels import PART_OF
+from components.core.lbc_policy import load_balancer_controller_policy
+from components.core.placement import POOL_LABEL
+from components.versions import AWS_LOAD_BALANCER_CONTROLLER, GATEWAY_API_CRDS
+
+CONTROLLER_NAMESPACE = "kube-system"
+ALB_CONTROLLER = "gateway.k8s.aws/alb"
+TENANT_LABEL = "llm-platform.io/tenant"
+ACCESS_LOG_PREFIX = "alb"
+# ELB's log-writing account in us-east-1 (regions older than August 2022 take the account,
+# newer ones the service principal; both are granted).
+ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021"}
+IDLE_TIMEOUT_SECONDS = 600  # a long generation may send nothing for minutes before its first byte
+
+
+class IngressGatewayArgs(TypedDict, total=False):
+    cluster_name: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    """The controller's Pod Identity role trusts only this cluster."""
+    vpc_id: pulumi.Input[str]
+    region: str
+    """Given to the controller, which cannot reach IMDS from a pod (hop limit 1)."""
+    domain: str
+    """Models answer at https://<model>.<domain>."""
+    certificate_arn: pulumi.Input[str]
+    """ACM certificate for *.<domain>."""
+    ssl_policy: str
+    allowed_cidrs: Sequence[str]
+    """Who may reach the load balancer."""
+    rate_limit_per_five_minutes: int
+    """Requests one client address may send in five minutes before WAF blocks it."""
+    access_log_retention_days: int
+    """Days to keep request logs."""
+    force_destroy: bool
+    protect: bool
+
+
+class IngressGateway(pulumi.ComponentResource):
+    """The controller (pinned chart, Pod Identity role with its published policy), the
+    Gateway API CRDs it needs, and a Gateway: an internet-facing ALB with TLS from ACM,
+    a WAF rate limit per client address, and access logs in S3. Tenants' HTTPRoutes
+    attach to its HTTPS listener."""
+
+    gateway_name: pulumi.Output[str]
+    gateway_namespace: pulumi.Output[str]
+    access_log_bucket: pulumi.Output[str]
+    web_acl_arn: pulumi.Output[str]
+    ready: pulumi.Resource
+    """Depend on this before creating routes and target group configurations (not an output)."""
+
+    def __init__(
+        self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("llmplatform:index:IngressGateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        protect = args.get("protect", False)
+
+        crds = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=child)
+        controller = self._controller(name, args, crds)
+        logs = self._access_logs(name, args, protect)
+        acl = self._web_acl(name, args)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=_k8s.meta(name, labels={**PART_OF, "pod-security.kubernetes.io/enforce": "restricted"}),
+            opts=child,
+        )
+        ns = namespace.metadata.apply(lambda m: str(m["name"]))
+        after_controller = pulumi.ResourceOptions(parent=self, depends_on=[controller, crds])
+        attributes = [
+            {"key": "access_logs.s3.enabled", "value": "true"},
+            {"key": "access_logs.s3.bucket", "value": logs.bucket.bucket},
+            {"key": "access_logs.s3.prefix", "value": ACCESS_LOG_PREFIX},
+            {"key": "idle_timeout.timeout_seconds", "value": str(IDLE_TIMEOUT_SECONDS)},
+            {"key": "routing.http.drop_invalid_header_fields.enabled", "value": "true"},
+            {"key": "deletion_protection.enabled", "value": "true" if protect else "false"},
+        ]
+        config = k8s.apiextensions.CustomResource(
+            f"{name}-alb",
+            api_version="gateway.k8s.aws/v1",
+            kind="LoadBalancerConfiguration",
+            metadata=_k8s.meta(f"{name}-alb", ns),
+            spec={
+                "scheme": "internet-facing",
+                "ipAddressType": "ipv4",
+                "listenerConfigurations": [
+                    {
+                        "protocolPort": "HTTPS:443",
+                        "defaultCertificate": args["certificate_arn"],
+                        "sslPolicy": args.get("ssl_policy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+                    }
+                ],
+                # An ARN, not a name: the controller passes it to AssociateWebACL as is.
+                "wafV2": {"webACL": acl.arn},
+                "loadBalancerAttributes": attributes,
+                "sourceRanges": list(args.get("allowed_cidrs", ["0.0.0.0/0"])),
+                "tags": {"llm-platform/gateway": name},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[controller, crds, logs.policy]),
+        )
+        gateway_class = k8s.apiextensions.CustomResource(
+            f"{name}-class",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="GatewayClass",
+            metadata=_k8s.meta(name),
+            spec={"controllerName": ALB_CONTROLLER},
+            opts=after_controller,
+        )
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="Gateway",
+            metadata=_k8s.meta(name, ns),
+            spec={
+                "gatewayClassName": gateway_class.metadata.apply(lambda m: str(m["name"])),
+                "infrastructure": {
+                    "parametersRef": {
+                        "group": "gateway.k8s.aws",
+                        "kind": "LoadBalancerConfiguration",
+                        "name": config.metadata.apply(lambda m: str(m["name"])),
+                    }
+                },
+                "listeners": [
+                    {
+                        "name": "https",
+                        "protocol": "HTTPS",
+                        "port": 443,
+                        "hostname": f"*.{args['domain']}",
+                        # Routes may attach from tenant namespaces only.
+                        "allowedRoutes": {
+                            "namespaces": {
+                                "from": "Selector",
+                                "selector": {
+                                    "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+                                },
+                            }
+                        },
+                    }
+                ],
+            },
+            opts=after_controller,
+        )
+
+        self.ready = gateway
+        self.gateway_name = gateway.metadata.apply(lambda m: str(m["name"]))
+        self.gateway_namespace = ns
+        self.access_log_bucket = logs.bucket.bucket
+        self.web_acl_arn = acl.arn
+        self.register_outputs(
+            {
+                "gateway_name": self.gateway_name,
+                "gateway_namespace": self.gateway_namespace,
+                "access_log_bucket": self.access_log_bucket,
+                "web_acl_arn": self.web_acl_arn,
+            }
+        )
+
+    def _controller(self, name: str, args: IngressGatewayArgs, crds: pulumi.Resource) -> k8s.helm.v3.Release:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-controller",
+            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
+            opts=child,
+        )
+        vpc_arn = pulumi.Output.all(args["cluster_arn"], args["vpc_id"]).apply(
+            lambda a: ":".join(a[0].split(":")[:5]).replace(":eks:", ":ec2:") + f":vpc/{a[1]}"
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-controller",
+            role=role.id,
+            policy=vpc_arn.apply(load_balancer_controller_policy),
+            opts=child,
+        )
+        account = controller_account(name)
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-controller",
+            cluster_name=args["cluster_name"],
+            namespace=CONTROLLER_NAMESPACE,
+            service_account=account,
+            role_arn=role.arn,
+            opts=child,
+        )
+        return k8s.helm.v3.Release(
+            f"{name}-controller",
+            name=account,
+            chart=AWS_LOAD_BALANCER_CONTROLLER.name,
+            version=AWS_LOAD_BALANCER_CONTROLLER.version,
+            repository_opts={"repo": AWS_LOAD_BALANCER_CONTROLLER.repository},
+            namespace=CONTROLLER_NAMESPACE,
+            values=controller_values(args, account),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=600,
+            # The controller reads which Gateway API kinds exist once, at start: CRDs first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, association, policy]),
+        )
+
+    def _access_logs(self, name: str, args: IngressGatewayArgs, protect: bool) -> _LogBucket:
+        """ALB access logs only go to SSE-S3 buckets; ELB's log delivery may write one prefix."""
+        bucket = aws.s3.Bucket(
+            f"{name}-alb-logs",
+            force_destroy=args.get("force_destroy", False),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
+        )
+        elb_account = ELB_LOG_ACCOUNTS.get(args["region"])
+        policy = pulumi.Output.all(bucket.arn, _aws.account_id(self)).apply(
+            lambda a: iam.alb_access_log_policy(a[0], ACCESS_LOG_PREFIX, a[1], elb_account)
+        )
+        bucket_policy = _buckets.harden(
+            f"{name}-alb-logs",
+            bucket,
+            self,
+            policy=policy,
+            expire_days=args.get("access_log_retention_days", 90),
+        )
+        return _LogBucket(bucket, bucket_policy)
+
+    def _web_acl(self, name: str, args: IngressGatewayArgs) -> aws.wafv2.WebAcl:
+        metric = name.replace("-", "")
+
+        def visibility(suffix: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
+            return aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True,
+                metric_name=f"{metric}{suffix}",
+                sampled_requests_enabled=True,
+            )
+
+        rate_limit = aws.wafv2.WebAclRuleArgs(
+            name="rate-limit-per-client",
+            priority=1,
+            action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+            statement=aws.wafv2.WebAclRuleStatementArgs(
+                rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                    limit=args.get("rate_limit_per_five_minutes", 2000),
+                    aggregate_key_type="IP",
+                    evaluation_window_sec=300,
+                )
+            ),
+            visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True,
+                metric_name=f"{metric}RateLimit",
+                sampled_requests_enabled=True,
+            ),
+        )
+        return aws.wafv2.WebAcl(
+            f"{name}-waf",
+            scope="REGIONAL",
+            description=f"Rate limit per client address in front of {name}",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            rules=[rate_limit],
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+@dataclass(frozen=True)
+class _LogBucket:
+    bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
+
+
+def controller_account(name: str) -> str:
+    """Release and ServiceAccount name of the controller (derived from the component's name)."""
+    return f"{name}-lbc"
+
+
+def controller_values(args: IngressGatewayArgs, account: str) -> dict[str, Any]:
+    return {
+        "clusterName": args["cluster_name"],
+        # Pods cannot reach IMDS (hop limit 1): region and VPC are given, not discovered.
+        "region": args["region"],
+        "vpcId": args["vpc_id"],
+        "serviceAccount": {"create": True, "name": account},
+        "replicaCount": 2,
+        "podDisruptionBudget": {"maxUnavailable": 1},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
+        # Gateway target groups point at pod addresses.
+        "defaultTargetType": "ip",
+        # This controller serves the Gateway only; it does not take over every LoadBalancer Service.
+        "enableServiceMutatorWebhook": False,
+        "createIngressClassResource": False,
+        "ingressClassParams": {"create": False},
+        # Keep the webhook certificate across upgrades instead of minting one per render.
+        "keepTLSSecret": True,
+        "defaultSSLPolicy": args.get("ssl_policy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+    }

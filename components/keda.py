@@ -1,0 +1,71 @@
+"""Keda: the KEDA operator, which turns each ScaledObject into the HPA of its Deployment."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components.cluster import SYSTEM_POOL
+from components.core.placement import POOL_LABEL
+from components.versions import KEDA
+
+
+class KedaArgs(TypedDict, total=False):
+    namespace: str
+    """Namespace to create for KEDA (default: the component name)."""
+
+
+def keda_values() -> dict[str, Any]:
+    return {
+        # Controllers live on the system nodes, never on GPUs.
+        "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
+        # Two operators (leader election) so scaling survives a node drain.
+        "operator": {"replicaCount": 2},
+        "podDisruptionBudget": {"operator": {"minAvailable": 1}},
+        # The operator's own metrics, for the "autoscaler unable to scale" alerts.
+        "prometheus": {"operator": {"enabled": True}, "metricServer": {"enabled": True}},
+    }
+
+
+class Keda(pulumi.ComponentResource):
+    """KEDA from its pinned chart; its CRDs must exist before any ScaledObject."""
+
+    namespace: pulumi.Output[str]
+    release_name: pulumi.Output[str]
+    crds_ready: pulumi.Resource
+    """Depend on this before creating ScaledObjects (not an output)."""
+
+    def __init__(
+        self, name: str, args: KedaArgs | None = None, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("llmplatform:index:Keda", name, None, opts)
+        args = args or {}
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=_k8s.meta(
+                args.get("namespace", name),
+                labels={"pod-security.kubernetes.io/enforce": "restricted"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        release = k8s.helm.v3.Release(
+            name,
+            name=name,
+            chart=KEDA.name,
+            version=KEDA.version,
+            repository_opts={"repo": KEDA.repository},
+            namespace=namespace.metadata.apply(lambda m: str(m["name"])),
+            values=keda_values(),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=600,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.crds_ready = release
+        self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))
+        self.release_name = release.name.apply(lambda n: str(n))
+        self.register_outputs({"namespace": self.namespace, "release_name": self.release_name})

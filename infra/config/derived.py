@@ -1,0 +1,145 @@
+"""Facts derived from a validated config: architectures, placements, sizing, capacity inputs.
+
+Checks, the offline summary and the program all read these functions, so a
+number shown in summary.md is the number the program deploys.
+"""
+
+from __future__ import annotations
+
+from components.core import gpu_catalog
+from components.core.capacity import ModelDemand, PoolSupply, TenantQuota
+from components.core.placement import Placement, gpu_placement
+from components.core.quantity import cpu_millicores, memory_mib
+from components.core.sizing import (
+    ARCHITECTURES,
+    GIB,
+    MIB,
+    TENSOR_PARALLEL_SIZES,
+    Architecture,
+    PodResources,
+    Sizing,
+    choose_tensor_parallel,
+    pod_resources,
+    size_for,
+    why_not,
+)
+from infra.config.stack import StackConfig
+from infra.config.workloads import ModelConfig
+
+
+class SizingError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+def architecture_of(model: ModelConfig) -> Architecture:
+    arch = model.architecture
+    if isinstance(arch, str):
+        return ARCHITECTURES[arch]
+    return Architecture(arch.parameters, arch.layers, arch.attention_heads, arch.kv_heads, arch.head_dim)
+
+
+def precision_of(model: ModelConfig) -> str:
+    return model.dtype if model.quantization == "none" else model.quantization
+
+
+def placement_of(cfg: StackConfig, pool: str) -> Placement:
+    return gpu_placement(pool, cfg.gpu_pools[pool].instance_types)
+
+
+def _gib(n: float) -> str:
+    return f"{n / GIB:.1f} GiB"
+
+
+def sizing_of(cfg: StackConfig, name: str, gpu_memory_utilization: float | None = None) -> Sizing:
+    """The replica shape of model `name`: its pinned tensor parallel size if that works,
+    else the smallest that does. Raises SizingError naming the key and the numbers."""
+    model = cfg.models[name]
+    arch, precision = architecture_of(model), precision_of(model)
+    place = placement_of(cfg, model.pool)
+    gpu_bytes = place.gpu_memory_mib * MIB
+    utilization = gpu_memory_utilization or model.gpu_memory_utilization
+    shape = (
+        f"{place.gpus_per_node} x {place.gpu_model} ({_gib(gpu_bytes)} each) per node of pool {model.pool}"
+    )
+
+    def explain(tp: int) -> str:
+        s = size_for(arch, precision, tp, gpu_bytes, utilization, model.max_model_len)
+        need = s.kv_bytes_per_token * model.max_model_len
+        return (
+            f"at {tp} GPUs the {_gib(s.weight_bytes)} of {precision} weights leave {_gib(s.kv_cache_bytes)} "
+            f"of KV cache; one {model.max_model_len}-token sequence needs {_gib(need)}"
+        )
+
+    if model.tensor_parallel_size is not None:
+        tp = model.tensor_parallel_size
+        reason = why_not(arch, tp, place.gpus_per_node)
+        if reason is not None:
+            raise SizingError(f"models.{name}.tensorParallelSize", f"{reason} ({shape})")
+        sizing = size_for(arch, precision, tp, gpu_bytes, utilization, model.max_model_len)
+        if sizing.max_length_sequences < 1:
+            raise SizingError(f"models.{name}.tensorParallelSize", f"{tp} is too small: {explain(tp)}")
+        return sizing
+
+    chosen = choose_tensor_parallel(
+        arch, precision, place.gpus_per_node, gpu_bytes, utilization, model.max_model_len
+    )
+    if chosen is None:
+        largest = max(tp for tp in TENSOR_PARALLEL_SIZES if tp <= place.gpus_per_node)
+        raise SizingError(
+            f"models.{name}",
+            f"does not fit pool {model.pool} ({shape}): {explain(largest)}; use a pool with more or "
+            "larger GPUs, quantization, or a shorter maxModelLen",
+        )
+    return chosen
+
+
+def resources_of(cfg: StackConfig, name: str) -> PodResources:
+    """CPU, memory and /dev/shm of one replica of model `name`: its GPUs' share of a node."""
+    place = placement_of(cfg, cfg.models[name].pool)
+    tp = sizing_of(cfg, name).tensor_parallel_size
+    return pod_resources(tp, place.gpus_per_node, place.vcpu_per_node, place.memory_gib_per_node)
+
+
+def capacity_inputs(
+    cfg: StackConfig,
+) -> tuple[list[ModelDemand], dict[str, TenantQuota], dict[str, PoolSupply]]:
+    """The stack's models (canaries included), tenant GPU quotas and pools, for the capacity
+    arithmetic. Models whose sizing fails are left out: their own error says why."""
+    pools = {}
+    for name, pool in cfg.gpu_pools.items():
+        itype = gpu_catalog.CATALOG[pool.instance_types[0]]
+        pools[name] = PoolSupply(name, itype.gpus, pool.max_size)
+    models = []
+    for name, m in cfg.models.items():
+        try:
+            gpus = sizing_of(cfg, name).tensor_parallel_size
+            pod = resources_of(cfg, name)
+        except SizingError:
+            continue
+        surge = cfg.gpu_pools[m.pool].surge_headroom
+        tracks = [(name, m.min_replicas, m.max_replicas)]
+        if m.canary is not None:
+            tracks.append((f"{name}-canary", m.canary.min_replicas, m.canary.max_replicas))
+        for track, low, high in tracks:
+            models.append(
+                ModelDemand(
+                    track, m.tenant, m.pool, gpus, low, high, surge, pod.cpu_millicores, pod.memory_mib
+                )
+            )
+    quotas = {
+        name: TenantQuota(t.quota.gpus, cpu_millicores(t.quota.cpu), memory_mib(t.quota.memory))
+        for name, t in cfg.tenants.items()
+    }
+    return models, quotas, pools
+
+
+def deployments_of(cfg: StackConfig) -> list[tuple[str, str]]:
+    """(namespace, Deployment) of every serving Deployment the stack makes; each gets one scaler."""
+    found = []
+    for name, m in cfg.models.items():
+        found.append((m.tenant, name))
+        if m.canary is not None:
+            found.append((m.tenant, f"{name}-canary"))
+    return found

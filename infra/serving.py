@@ -1,0 +1,142 @@
+"""The serving layer: KEDA, the HTTPS gateway, and one InferenceService per model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import InferenceService, IngressGateway, Keda
+from components.core.metrics import PROMETHEUS_URL
+from components.core.sizing import startup_budget_seconds
+from components.core.vllm import ServeSettings
+from components.inference_service import AutoscalingArgs, CanaryArgs, InferenceServiceArgs
+from components.versions import VLLM_IMAGE
+from infra.cloud import Cloud
+from infra.config import StackConfig
+from infra.config.derived import resources_of, sizing_of
+from infra.config.workloads import AutoscalingConfig, ModelConfig
+from infra.workloads import Workloads
+
+
+@dataclass(frozen=True)
+class Serving:
+    gateway: IngressGateway | None
+    services: dict[str, InferenceService]
+
+
+def build_serving(cfg: StackConfig, cloud: Cloud, workloads: Workloads) -> Serving:
+    if not cfg.models or cfg.ingress is None:
+        return Serving(None, {})
+    keda = Keda("keda", {"namespace": "keda"}, cloud.on_cluster)
+    ingress = cfg.ingress
+    gateway = IngressGateway(
+        cloud.name,
+        {
+            "cluster_name": cloud.cluster.cluster_name,
+            "cluster_arn": cloud.cluster.cluster_arn,
+            "vpc_id": cloud.network.vpc_id,
+            "region": cfg.aws.region,
+            "domain": ingress.domain,
+            "certificate_arn": ingress.certificate_arn,
+            "ssl_policy": ingress.ssl_policy,
+            "allowed_cidrs": [str(c) for c in ingress.allowed_cidrs],
+            "rate_limit_per_five_minutes": ingress.rate_limit_per_five_minutes,
+            "access_log_retention_days": ingress.access_log_retention_days,
+            "force_destroy": cfg.storage.force_destroy,
+            "protect": cfg.protect,
+        },
+        cloud.on_both,
+    )
+    services = {
+        name: InferenceService(
+            name, _service_args(cfg, cloud, workloads, name, keda, gateway), cloud.on_cluster
+        )
+        for name in cfg.models
+    }
+    return Serving(gateway, services)
+
+
+def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingArgs:
+    args = AutoscalingArgs(
+        min_replicas=model.min_replicas,
+        max_replicas=model.max_replicas,
+        target_queue_depth=scaling.target_queue_depth,
+        fallback_replicas=scaling.fallback_replicas or max(1, model.min_replicas),
+        scale_up_stabilization_seconds=scaling.scale_up_stabilization_seconds,
+        scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds,
+    )
+    if scaling.gpu_utilization_percent is not None:
+        args["gpu_utilization_percent"] = scaling.gpu_utilization_percent
+    if scaling.working_hours is not None:
+        hours = scaling.working_hours
+        args["working_hours"] = {"timezone": hours.timezone, "start": hours.start, "end": hours.end}
+    return args
+
+
+def _service_args(
+    cfg: StackConfig, cloud: Cloud, workloads: Workloads, name: str, keda: Keda, gateway: IngressGateway
+) -> InferenceServiceArgs:
+    model = cfg.models[name]
+    assert cfg.ingress is not None
+    sizing = sizing_of(cfg, name)
+    weights = workloads.weights[name]
+    placement = cloud.pools[model.pool].placement
+    serve = ServeSettings(
+        served_model_name=name,
+        tensor_parallel_size=sizing.tensor_parallel_size,
+        dtype=model.dtype,
+        quantization=None if model.quantization == "none" else model.quantization,
+        max_model_len=model.max_model_len,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        max_num_seqs=model.max_num_seqs,
+        prefix_caching=model.prefix_caching,
+        load_format=weights.load_format,
+    )
+    args = InferenceServiceArgs(
+        namespace=workloads.tenants[model.tenant].namespace,
+        placement={"node_selector": placement.node_selector, "tolerations": placement.tolerations},
+        serve=serve,
+        model_uri=weights.model_uri,
+        resources=resources_of(cfg, name),
+        startup_seconds=startup_budget_seconds(sizing.weight_bytes, model.weights),
+        image=VLLM_IMAGE,
+        service_account_name=weights.service_account_name,
+        weights_ready=weights.ready,
+        api_key=pulumi.Output.secret(model.api_key.get_secret_value()),
+        aws_region=cfg.aws.region,
+        surge=cfg.gpu_pools[model.pool].surge_headroom,
+        autoscaling=_autoscaling(model, model.autoscaling),
+        prometheus_url=PROMETHEUS_URL,
+        keda=keda.crds_ready,
+        route={
+            "gateway_name": gateway.gateway_name,
+            "gateway_namespace": gateway.gateway_namespace,
+            "hostname": f"{name}.{cfg.ingress.domain}",
+            "gateway": gateway.ready,
+        },
+    )
+    if weights.claim_name is not None:
+        args["claim_name"] = weights.claim_name
+    canary = model.canary
+    if canary is not None:
+        canary_args = CanaryArgs(
+            weight=canary.weight,
+            autoscaling=AutoscalingArgs(
+                min_replicas=canary.min_replicas,
+                max_replicas=canary.max_replicas,
+                target_queue_depth=model.autoscaling.target_queue_depth,
+                fallback_replicas=canary.min_replicas,
+            ),
+        )
+        if canary.image_tag is not None:
+            canary_args["image"] = f"{VLLM_IMAGE.rsplit(':', 1)[0]}:{canary.image_tag}"
+        if canary.revision is not None:
+            canary_args["model"] = weights.uris[canary.revision]
+            canary_args["weights_ready"] = weights.ready_by_revision[canary.revision]
+        if canary.max_num_seqs is not None:
+            canary_args["max_num_seqs"] = canary.max_num_seqs
+        if canary.gpu_memory_utilization is not None:
+            canary_args["gpu_memory_utilization"] = canary.gpu_memory_utilization
+        args["canary"] = canary_args
+    return args
