@@ -14,7 +14,6 @@ from infra.config import ConfigError, load_stack_config
 from infra.config.schema import stack_file_schema
 from tests.conftest import REPO, stack_config, stack_sections
 
-
 SECRET_SECTIONS = frozenset({"storage", "models"})  # as the stack files hold them
 
 
