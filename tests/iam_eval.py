@@ -28,6 +28,10 @@ def _matches(patterns: Any, value: str, case_sensitive: bool = True) -> bool:
 def _condition_holds(conditions: dict[str, dict[str, Any]], context: dict[str, Any]) -> bool:
     for operator, clauses in conditions.items():
         for key, expected in clauses.items():
+            if operator == "Null":  # "true": the key must be absent; "false": present
+                if (key not in context) != (str(expected).lower() == "true"):
+                    return False
+                continue
             if key not in context:
                 return False
             actual = str(context[key])

@@ -340,3 +340,103 @@ def test_a_plain_text_token_is_refused() -> None:
         "error: storage.huggingFaceToken: is stored in plain text; set it with "
         "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <value>`"
     ]
+
+
+BAD_SERVING_CONFIGS = [
+    pytest.param(
+        prod(
+            {"models.llama-70b.pool": "a10g"}
+            | {"gpuPools.a10g": {"instanceTypes": ["g5.12xlarge"], "maxSize": 4}}
+        ),
+        "error: models.llama-70b: does not fit pool a10g (4 x A10G (22.4 GiB each) per node of pool a10g): "
+        "at 4 GPUs the 131.5 GiB of bfloat16 weights leave 0.0 GiB of KV cache",
+        id="model-cannot-fit-the-pool",
+    ),
+    pytest.param(
+        prod({"models.llama-70b.tensorParallelSize": 2}),
+        "error: models.llama-70b.tensorParallelSize: 2 is too small: at 2 GPUs the 131.5 GiB of bfloat16 weights "
+        "leave 9.5 GiB of KV cache; one 32768-token sequence needs 10.0 GiB",
+        id="pinned-tensor-parallel-too-small",
+    ),
+    pytest.param(
+        prod({"models.llama-70b.tensorParallelSize": 3}),
+        "error: models.llama-70b.tensorParallelSize: 3 does not divide the 64 attention heads",
+        id="pinned-tensor-parallel-not-dividing-heads",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.tensorParallelSize": 2}),
+        "error: models.llama-8b.tensorParallelSize: 2 GPUs per replica, but a node has 1",
+        id="pinned-tensor-parallel-beyond-the-node",
+    ),
+    pytest.param(
+        prod(
+            {
+                "models.llama-8b-canary": {
+                    **LLAMA_8B,
+                    "architecture": "llama-3.1-8b",
+                    "maxReplicas": 1,
+                    "minReplicas": 1,
+                }
+            }
+        ),
+        "error: models.llama-8b-canary: two autoscalers would scale Deployment search/llama-8b-canary",
+        id="two-scalers-on-one-deployment",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.canary.weight": 150}),
+        "error: models.llama-8b.canary.weight: Input should be less than or equal to 100",
+        id="canary-weight-over-100",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.canary": {"weight": 10}}),
+        "error: models.llama-8b.canary: changes nothing: set imageTag, revision, maxNumSeqs or gpuMemoryUtilization",
+        id="canary-changing-nothing",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.canary.imageTag": "latest"}),
+        "error: models.llama-8b.canary.imageTag: 'latest' is not a vLLM release tag",
+        id="canary-image-latest",
+    ),
+    pytest.param(
+        prod({"models.llama-70b.apiKey": DELETE}),
+        "error: models.llama-70b.apiKey: is required but not set",
+        id="missing-api-key",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.minReplicas": 0}),
+        "error: models.llama-8b.minReplicas: 0 needs autoscaling.workingHours",
+        id="scale-to-zero-without-a-wake-up",
+    ),
+    pytest.param(
+        prod({"ingress": DELETE}),
+        "error: ingress: is required to serve models",
+        id="models-without-ingress",
+    ),
+    pytest.param(
+        prod({"models.llama-8b.architecture": "llama-4-maverick"}),
+        "error: models.llama-8b.architecture: 'llama-4-maverick' is not a known architecture",
+        id="unknown-architecture",
+    ),
+    pytest.param(
+        prod({"models.llama-70b.autoscaling.fallbackReplicas": 9}),
+        "error: models.llama-70b.autoscaling.fallbackReplicas: 9 is above maxReplicas 4",
+        id="fallback-above-maximum",
+    ),
+    pytest.param(
+        prod({"tenants.search.quota.memory": "128Gi"}),
+        "error: tenants.search.quota.memory: 128Gi cannot hold 181Gi of serving pods at maximum scale",
+        id="quota-memory-below-serving-pods",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sections", "expected"), BAD_SERVING_CONFIGS)
+def test_bad_serving_config_is_named_with_its_numbers(sections: dict[str, Any], expected: str) -> None:
+    found = problems(sections)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_plain_text_api_key_is_refused() -> None:
+    found = problems(prod(), secret_sections=frozenset({"storage"}))
+    assert "error: models.llama-8b.apiKey: is stored in plain text; set it with " in found[0]
+    assert len(found) == 2  # both models

@@ -84,3 +84,70 @@ def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_
     assert outputs["kubeconfig"] == "[secret]"
     for pool in outputs["gpuPools"].values():
         assert pool["placement"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+
+
+def test_every_gpu_pod_selects_a_pool_and_tolerates_its_taint(stack_graph: Graph) -> None:
+    pools = {
+        g.props["labels"]["llm-platform.io/pool"]: props(g)
+        for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")
+        if g.props["amiType"].endswith("NVIDIA")
+    }
+    deployments = stack_graph.of_type("apps/v1:Deployment")
+    assert deployments
+    for d in deployments:
+        pod = props(d)["spec"]["template"]["spec"]
+        pool = pools[pod["nodeSelector"]["llm-platform.io/pool"]]
+        assert pod["nodeSelector"].items() <= pool["labels"].items(), d.name
+        for taint in pool["taints"]:
+            assert any(
+                t["key"] == taint["key"] and t["value"] == taint["value"] and t["effect"] == "NoSchedule"
+                for t in pod["tolerations"]
+            ), d.name
+
+
+def test_each_deployment_has_exactly_one_scaler_after_keda(stack_graph: Graph) -> None:
+    keda = next(r for r in stack_graph.of_type("helm.sh/v3:Release") if r.props["chart"] == "keda")
+    targets = [
+        (props(s)["metadata"]["namespace"], props(s)["spec"]["scaleTargetRef"]["name"])
+        for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject")
+    ]
+    deployments = [
+        (props(d)["metadata"]["namespace"], props(d)["metadata"]["name"])
+        for d in stack_graph.of_type("apps/v1:Deployment")
+    ]
+    assert sorted(targets) == sorted(deployments)
+    for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject"):
+        assert stack_graph.depends_on(s, keda)
+
+
+def test_serving_waits_for_weights_and_routes_wait_for_the_gateway(stack_graph: Graph) -> None:
+    gateway = next(r for r in stack_graph if r.props.get("kind") == "Gateway")
+    for route in stack_graph.of_type("gateway.networking.k8s.io/v1:HTTPRoute"):
+        assert stack_graph.depends_on(route, gateway)
+    jobs = {props(j)["metadata"]["name"]: j for j in stack_graph.of_type("batch/v1:Job")}
+    for d in stack_graph.of_type("apps/v1:Deployment"):
+        weights = props(d)["spec"]["template"]["metadata"]["annotations"]["llm-platform.io/weights"]
+        if weights in jobs:
+            assert stack_graph.depends_on(d, jobs[weights]), d.name
+
+
+def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
+    stack_name: str, stack_graph: Graph
+) -> None:
+    routes = {
+        props(r)["metadata"]["name"]: props(r)["spec"]
+        for r in stack_graph.of_type("gateway.networking.k8s.io/v1:HTTPRoute")
+    }
+    pools = {
+        props(d)["spec"]["template"]["spec"]["nodeSelector"]["llm-platform.io/pool"]
+        for d in stack_graph.of_type("apps/v1:Deployment")
+    }
+    if stack_name == "dev":
+        assert list(routes) == ["qwen-7b"]
+        scaled = props(stack_graph.one("keda.sh/v1alpha1:ScaledObject"))["spec"]
+        assert scaled["minReplicaCount"] == 0  # dev scales to zero outside working hours
+    else:
+        assert set(routes) == {"llama-8b", "llama-70b"}
+        assert pools == {"l40s", "h100"}
+        weights = [b["weight"] for b in routes["llama-8b"]["rules"][0]["backendRefs"]]
+        assert weights == [90, 10]

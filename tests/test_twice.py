@@ -12,7 +12,21 @@ from typing import Any
 
 import pulumi
 
-from components import Cluster, GpuNodePool, GpuRuntime, ModelStore, ModelWeights, Network, Tenant
+from components import (
+    Cluster,
+    GpuNodePool,
+    GpuRuntime,
+    InferenceService,
+    IngressGateway,
+    Keda,
+    ModelStore,
+    ModelWeights,
+    Network,
+    Tenant,
+)
+from components.core.placement import gpu_placement
+from components.core.sizing import pod_resources
+from components.core.vllm import ServeSettings
 from infra.plan.mocks import Registration
 from tests.conftest import RunPulumi
 from tests.graph import on_aws, on_k8s
@@ -97,7 +111,7 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 both,
             )
-            ModelWeights(
+            weights = ModelWeights(
                 f"model-{n}",
                 {
                     "namespace": tenant.namespace,
@@ -111,6 +125,48 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 both,
             )
+            keda = Keda(f"keda-{n}", None, k8s_opts)
+            gateway = IngressGateway(
+                f"edge-{n}",
+                {
+                    "cluster_name": cluster.cluster_name,
+                    "cluster_arn": cluster.cluster_arn,
+                    "vpc_id": net.vpc_id,
+                    "region": "us-east-1",
+                    "domain": f"{n}.example.com",
+                    "certificate_arn": "arn:aws:acm:us-east-1:111111111111:certificate/abc",
+                },
+                both,
+            )
+            placement = gpu_placement("gpu", ["g6.xlarge"])
+            InferenceService(
+                f"model-{n}",
+                {
+                    "namespace": tenant.namespace,
+                    "placement": {
+                        "node_selector": placement.node_selector,
+                        "tolerations": placement.tolerations,
+                    },
+                    "serve": ServeSettings(served_model_name=f"model-{n}", tensor_parallel_size=1),
+                    "model_uri": weights.model_uri,
+                    "resources": pod_resources(1, 1, 4, 16),
+                    "startup_seconds": 600,
+                    "service_account_name": weights.service_account_name,
+                    "claim_name": weights.claim_name,
+                    "weights_ready": weights.ready,
+                    "api_key": "k",
+                    "autoscaling": {"min_replicas": 1, "max_replicas": 1},
+                    "prometheus_url": "http://prometheus:9090",
+                    "keda": keda.crds_ready,
+                    "route": {
+                        "gateway_name": gateway.gateway_name,
+                        "gateway_namespace": gateway.gateway_namespace,
+                        "hostname": f"model-{n}.{n}.example.com",
+                        "gateway": gateway.ready,
+                    },
+                },
+                k8s_opts,
+            )
 
     graph = run_pulumi(program)
     urns = Counter(r.urn for r in graph)
@@ -121,3 +177,4 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
     assert {"aws:eks/cluster:Cluster/eks-one", "aws:eks/cluster:Cluster/eks-two"} <= set(names)
     assert "Namespace//gpu-runtime-one" in names
     assert "StorageClass//eks-one-efs" in names and "Job/team-two/model-two-sync-v1" in names
+    assert "helm/kube-system/edge-one-lbc" in names and "Deployment/team-one/model-one" in names

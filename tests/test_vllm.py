@@ -1,0 +1,94 @@
+"""vLLM's command line and metric contract against the pinned release's own tables."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from components.core import metrics
+from components.core.vllm import API_KEY_ENV, ServeSettings, flags, serve_args
+from tests.upstream import upstream_dir
+
+EVERYTHING = ServeSettings(
+    served_model_name="llama",
+    tensor_parallel_size=4,
+    quantization="fp8",
+    load_format="runai_streamer",
+    otlp_traces_endpoint="http://collector:4317",
+    prefix_caching=False,
+)
+
+
+def serve_flags() -> set[str]:
+    path = upstream_dir() / "vllm" / "serve-flags.txt"
+    return {line.strip() for line in path.read_text().splitlines() if line.startswith("-")}
+
+
+@pytest.mark.parametrize(
+    "settings", [EVERYTHING, ServeSettings(served_model_name="q", tensor_parallel_size=1)]
+)
+def test_every_flag_is_one_the_pinned_vllm_accepts(settings: ServeSettings) -> None:
+    used = flags(serve_args("/models/rev", settings))
+    assert used and set(used) <= serve_flags(), set(used) - serve_flags()
+
+
+def test_args_are_exec_form_with_the_model_first_and_no_key_in_them() -> None:
+    args = serve_args("s3://bucket/models/llama/v1/", EVERYTHING)
+    assert args[0] == "s3://bucket/models/llama/v1/"
+    assert all(isinstance(a, str) for a in args)
+    assert not any(a in ("sh", "bash", "-c") for a in args)
+    assert args[args.index("--api-key") + 1] == f"$({API_KEY_ENV})"
+    assert args[args.index("--tensor-parallel-size") + 1] == "4"
+    assert "--no-enable-prefix-caching" in args and "--enable-prefix-caching" not in args
+
+
+def _vllm_metrics() -> dict[str, tuple[str, set[str]]]:
+    rows = (upstream_dir() / "vllm" / "metrics.tsv").read_text().splitlines()
+    table = csv.DictReader(rows, delimiter="\t")
+    return {r["name"]: (r["type"], set(filter(None, r["labels"].split(",")))) for r in table}
+
+
+def _dcgm_fields(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, kind, *_ = (part.strip() for part in line.split(","))
+            fields[name] = kind
+    return fields
+
+
+@pytest.mark.parametrize("metric", metrics.CONTRACT, ids=lambda m: m.name)
+def test_metric_contract_matches_the_pinned_exporters(metric: metrics.Metric) -> None:
+    if metric.source == "vllm":
+        table = _vllm_metrics()
+        assert metric.name in table, f"{metric.name} is not a vLLM metric of the pinned release"
+        kind, labels = table[metric.name]
+        assert kind == metric.type
+        assert set(metric.labels) <= labels
+    else:
+        fields = _dcgm_fields(upstream_dir() / "dcgm" / "default-counters.csv")
+        assert fields.get(metric.name) == metric.type
+
+
+def test_the_renamed_kv_cache_metric_is_not_used() -> None:
+    names = {m.name for m in metrics.CONTRACT}
+    assert "vllm:gpu_cache_usage_perc" not in names
+    assert "vllm:gpu_cache_usage_perc" not in _vllm_metrics()
+
+
+def test_autoscaler_query_uses_the_contract_metric_for_one_deployment() -> None:
+    query = metrics.waiting_requests("team-a", "llama", "llama-canary")
+    assert query == (
+        'sum(vllm:num_requests_waiting{namespace="team-a",model_name="llama",pod=~"llama-canary-[a-z0-9]+-[a-z0-9]+"})'
+    )
+    assert metrics.gpu_utilization("team-a", "llama", 4).endswith("/ 4")
+
+
+def test_a_stable_query_never_counts_canary_pods() -> None:
+    import re
+
+    stable = metrics.pods_of("llama")
+    assert re.fullmatch(stable, "llama-7d9c5b6f4-x2x9z")
+    assert re.fullmatch(stable, "llama-canary-7d9c5b6f4-x2x9z") is None
