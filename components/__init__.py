@@ -4,11 +4,14 @@ from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.gpu_telemetry import GpuTelemetry, GpuTelemetryArgs
 from components.inference_service import InferenceService, InferenceServiceArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.keda import Keda, KedaArgs
+from components.logs import Logs, LogsArgs
 from components.model_store import ModelStore, ModelStoreArgs
 from components.model_weights import ModelWeights, ModelWeightsArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs
 
@@ -19,16 +22,22 @@ __all__ = [
     "GpuNodePoolArgs",
     "GpuRuntime",
     "GpuRuntimeArgs",
+    "GpuTelemetry",
+    "GpuTelemetryArgs",
     "InferenceService",
     "InferenceServiceArgs",
     "IngressGateway",
     "IngressGatewayArgs",
     "Keda",
     "KedaArgs",
+    "Logs",
+    "LogsArgs",
     "ModelStore",
     "ModelStoreArgs",
     "ModelWeights",
     "ModelWeightsArgs",
+    "Monitoring",
+    "MonitoringArgs",
     "Network",
     "NetworkArgs",
     "Placement",

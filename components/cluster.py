@@ -65,6 +65,8 @@ class Cluster(pulumi.ComponentResource):
     cluster_security_group_id: pulumi.Output[str]
     """The security group EKS puts on the control plane and on every managed node."""
     kms_key_arn: pulumi.Output[str]
+    storage_class_name: pulumi.Output[str]
+    """The default StorageClass: encrypted gp3 EBS volumes."""
     provider: k8s.Provider
     """Kubernetes provider for this cluster (a Python object; not a stack output)."""
 
@@ -143,6 +145,7 @@ class Cluster(pulumi.ComponentResource):
         system_nodes = self._system_nodes(name, cluster, args, early_addons)
         # CoreDNS is a Deployment: the add-on reports healthy only once nodes can run it.
         coredns = self._addon(name, cluster, "coredns", depends_on=[system_nodes])
+        block_storage = self._ebs_csi(name, cluster, partition, system_nodes)
 
         # Whoever takes the cluster name (node pools, add-ons of later layers) also waits for
         # the core add-ons: a node cannot become Ready before the CNI runs.
@@ -164,6 +167,21 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*access, system_nodes, coredns]),
         )
+        # The cluster's default volumes: encrypted gp3, bound where the pod lands (its zone).
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={
+                "name": f"{name}-gp3",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            reclaim_policy="Retain" if protect else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[block_storage]),
+        )
+        self.storage_class_name = storage_class.metadata.apply(lambda m: str(m["name"]))
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -173,6 +191,7 @@ class Cluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
                 "cluster_security_group_id": self.cluster_security_group_id,
                 "kms_key_arn": self.kms_key_arn,
+                "storage_class_name": self.storage_class_name,
             }
         )
 
@@ -249,6 +268,41 @@ class Cluster(pulumi.ComponentResource):
             pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account="aws-node")
             ],
+        )
+
+    def _ebs_csi(
+        self,
+        name: str,
+        cluster: aws.eks.Cluster,
+        partition: pulumi.Output[str],
+        system_nodes: aws.eks.NodeGroup,
+    ) -> aws.eks.Addon:
+        """The EBS CSI driver, its controller on its own Pod Identity role; after the nodes,
+        since its controller is a Deployment."""
+        role = aws.iam.Role(
+            f"{name}-ebs-csi",
+            assume_role_policy=cluster.arn.apply(iam.pod_identity_trust),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi",
+            role=role.name,
+            policy_arn=_aws.managed_policy_arn(partition, "service-role/AmazonEBSCSIDriverPolicy"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=cluster.name,
+            addon_name="aws-ebs-csi-driver",
+            addon_version=versions.EBS_CSI_ADDON.version,
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(
+                    role_arn=role.arn, service_account="ebs-csi-controller-sa"
+                )
+            ],
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[system_nodes, policy]),
         )
 
     def _system_nodes(

@@ -100,12 +100,16 @@ class InferenceServiceArgs(TypedDict, total=False):
     surge: bool
     """The pool has room for one extra replica: roll out new before old."""
     autoscaling: AutoscalingArgs
-    prometheus_url: str
+    prometheus_url: pulumi.Input[str]
     """Where KEDA reads the metrics."""
     keda: pulumi.Resource
     """What installs the ScaledObject CRD."""
     route: RouteArgs
     canary: CanaryArgs
+    monitoring: pulumi.Resource
+    """What installs the PodMonitor CRD; absent: no PodMonitor. The Deployment never waits for it."""
+    scrape_interval_seconds: int
+    """How often Prometheus scrapes vLLM (default 15)."""
 
 
 class InferenceService(pulumi.ComponentResource):
@@ -160,6 +164,8 @@ class InferenceService(pulumi.ComponentResource):
             )
             backends = [(stable, 100 - canary["weight"]), (track, canary["weight"])]
         self._route(name, namespace, args["route"], backends)
+        if "monitoring" in args:
+            self._pod_monitor(name, namespace, args)
 
         self.service_name = pulumi.Output.from_input(name)
         self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
@@ -403,6 +409,45 @@ class InferenceService(pulumi.ComponentResource):
             },
         }
 
+    def _pod_monitor(self, name: str, namespace: pulumi.Input[str], args: InferenceServiceArgs) -> None:
+        """Prometheus scrapes every replica of every track; the targets carry job="vllm" and the
+        model and track, the labels the alert rules, dashboards and autoscaler queries use."""
+        k8s.apiextensions.CustomResource(
+            f"{name}-metrics",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=_k8s.meta(name, namespace, labels.standard(name, labels.INFERENCE)),
+            spec={
+                "selector": {
+                    "matchLabels": {
+                        labels.NAME: args["serve"].served_model_name,
+                        labels.COMPONENT: labels.INFERENCE,
+                    }
+                },
+                "podMetricsEndpoints": [
+                    {
+                        "port": "http",
+                        "path": "/metrics",
+                        "interval": f"{args.get('scrape_interval_seconds', 15)}s",
+                        "relabelings": [
+                            {"action": "replace", "targetLabel": "job", "replacement": metrics.VLLM_JOB},
+                            {
+                                "action": "replace",
+                                "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+                                "targetLabel": metrics.MODEL_LABEL,
+                            },
+                            {
+                                "action": "replace",
+                                "sourceLabels": ["__meta_kubernetes_pod_label_llm_platform_io_track"],
+                                "targetLabel": metrics.TRACK_LABEL,
+                            },
+                        ],
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["monitoring"]]),
+        )
+
     def _route(
         self, name: str, namespace: pulumi.Input[str], route: RouteArgs, backends: list[tuple[str, int]]
     ) -> None:
@@ -465,7 +510,7 @@ def scaled_object_spec(
     served_model: str,
     gpus_per_replica: int,
     scaling: AutoscalingArgs,
-    prometheus_url: str,
+    prometheus_url: pulumi.Input[str],
 ) -> dict[str, Any]:
     """KEDA ScaledObject: queue depth per replica (and optionally GPU utilisation), fast up,
     slow down, a fixed replica count while Prometheus is unreachable."""

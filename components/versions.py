@@ -36,6 +36,10 @@ EKS_ADDONS: dict[str, EksAddon] = {
 }
 
 
+# Block storage (Prometheus, Alertmanager, Loki volumes); the default build for 1.36
+# that `aws eks describe-addon-versions` reported on 2026-08-27.
+EBS_CSI_ADDON = EksAddon("v1.64.0-eksbuild.1")
+
 # Installed by ModelStore, not by Cluster: only a stack with shared model storage needs it.
 EFS_CSI_ADDON = EksAddon("v3.4.1-eksbuild.1")  # driver 3.4.1, as chart aws-efs-csi-driver 4.4.1
 
@@ -61,7 +65,23 @@ AWS_LOAD_BALANCER_CONTROLLER = HelmChart(
     "aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts"
 )
 
-HELM_CHARTS = (NVIDIA_DEVICE_PLUGIN, KEDA, AWS_LOAD_BALANCER_CONTROLLER)
+KUBE_PROMETHEUS_STACK = HelmChart(
+    "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
+)
+DCGM_EXPORTER = HelmChart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+# The OSS Loki chart moved to grafana-community in March 2026; grafana/loki's chart is enterprise-only now.
+LOKI = HelmChart("loki", "18.11.0", "https://grafana-community.github.io/helm-charts")
+ALLOY = HelmChart("alloy", "1.11.1", "https://grafana.github.io/helm-charts")
+
+HELM_CHARTS = (
+    NVIDIA_DEVICE_PLUGIN,
+    KEDA,
+    AWS_LOAD_BALANCER_CONTROLLER,
+    KUBE_PROMETHEUS_STACK,
+    DCGM_EXPORTER,
+    LOKI,
+    ALLOY,
+)
 
 # The controller needs every standard Gateway API CRD (GRPCRoute included) before it starts,
 # and is built for Gateway API v1.6; these are the CRDs of ../shared/upstream/crds.

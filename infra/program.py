@@ -8,6 +8,7 @@ import pulumi
 
 from infra.cloud import build_cloud
 from infra.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
+from infra.observability import build_observability
 from infra.plan.stackfile import decode
 from infra.serving import build_serving
 from infra.workloads import build_workloads
@@ -45,8 +46,9 @@ def read_sections() -> tuple[dict[str, Any], set[str]]:
 
 def build(cfg: StackConfig, stack: str) -> None:
     cloud = build_cloud(cfg, stack)
+    observability = build_observability(cfg, cloud)
     workloads = build_workloads(cfg, cloud)
-    serving = build_serving(cfg, cloud, workloads)
+    serving = build_serving(cfg, cloud, workloads, observability)
 
     pulumi.export("clusterName", cloud.cluster.cluster_name)
     pulumi.export("clusterEndpoint", cloud.cluster.endpoint)
@@ -69,3 +71,6 @@ def build(cfg: StackConfig, stack: str) -> None:
     )
     if serving.gateway is not None:
         pulumi.export("accessLogBucket", serving.gateway.access_log_bucket)
+    if observability is not None:
+        pulumi.export("prometheusUrl", observability.monitoring.prometheus_url)
+        pulumi.export("grafanaService", observability.monitoring.grafana_service)

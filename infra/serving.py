@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pulumi
 
 from components import InferenceService, IngressGateway, Keda
-from components.core.metrics import PROMETHEUS_URL
 from components.core.sizing import startup_budget_seconds
 from components.core.vllm import ServeSettings
 from components.inference_service import AutoscalingArgs, CanaryArgs, InferenceServiceArgs
@@ -16,6 +15,7 @@ from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.derived import resources_of, sizing_of
 from infra.config.workloads import AutoscalingConfig, ModelConfig
+from infra.observability import Observability
 from infra.workloads import Workloads
 
 
@@ -25,8 +25,10 @@ class Serving:
     services: dict[str, InferenceService]
 
 
-def build_serving(cfg: StackConfig, cloud: Cloud, workloads: Workloads) -> Serving:
-    if not cfg.models or cfg.ingress is None:
+def build_serving(
+    cfg: StackConfig, cloud: Cloud, workloads: Workloads, observability: Observability | None
+) -> Serving:
+    if not cfg.models or cfg.ingress is None or observability is None:
         return Serving(None, {})
     keda = Keda("keda", {"namespace": "keda"}, cloud.on_cluster)
     ingress = cfg.ingress
@@ -50,7 +52,7 @@ def build_serving(cfg: StackConfig, cloud: Cloud, workloads: Workloads) -> Servi
     )
     services = {
         name: InferenceService(
-            name, _service_args(cfg, cloud, workloads, name, keda, gateway), cloud.on_cluster
+            name, _service_args(cfg, cloud, workloads, observability, name, keda, gateway), cloud.on_cluster
         )
         for name in cfg.models
     }
@@ -75,10 +77,16 @@ def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingA
 
 
 def _service_args(
-    cfg: StackConfig, cloud: Cloud, workloads: Workloads, name: str, keda: Keda, gateway: IngressGateway
+    cfg: StackConfig,
+    cloud: Cloud,
+    workloads: Workloads,
+    observability: Observability,
+    name: str,
+    keda: Keda,
+    gateway: IngressGateway,
 ) -> InferenceServiceArgs:
     model = cfg.models[name]
-    assert cfg.ingress is not None
+    assert cfg.ingress is not None and cfg.monitoring is not None
     sizing = sizing_of(cfg, name)
     weights = workloads.weights[name]
     placement = cloud.pools[model.pool].placement
@@ -92,6 +100,7 @@ def _service_args(
         max_num_seqs=model.max_num_seqs,
         prefix_caching=model.prefix_caching,
         load_format=weights.load_format,
+        otlp_traces_endpoint=cfg.monitoring.otlp_traces_endpoint,
     )
     args = InferenceServiceArgs(
         namespace=workloads.tenants[model.tenant].namespace,
@@ -107,7 +116,9 @@ def _service_args(
         aws_region=cfg.aws.region,
         surge=cfg.gpu_pools[model.pool].surge_headroom,
         autoscaling=_autoscaling(model, model.autoscaling),
-        prometheus_url=PROMETHEUS_URL,
+        prometheus_url=observability.monitoring.prometheus_url,
+        monitoring=observability.monitoring.crds_ready,
+        scrape_interval_seconds=cfg.monitoring.prometheus.scrape_interval_seconds,
         keda=keda.crds_ready,
         route={
             "gateway_name": gateway.gateway_name,

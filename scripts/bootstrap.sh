@@ -23,6 +23,19 @@ ensure_project_venv() {
   fi
 }
 
+ensure_debian_tools() {
+  # promtool checks and tests the alert rules and dashboard queries; amtool the alert routing.
+  if command -v promtool >/dev/null && command -v amtool >/dev/null; then
+    return
+  fi
+  echo "== installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    prometheus prometheus-alertmanager >/dev/null
+}
+
 ensure_checkov() {
   local venv="$ROOT/.venv-tools/checkov"
   if [ ! -x "$venv/bin/checkov" ] || ! "$venv/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Everything CI checks, on a machine with only python3: lint, types, tests, and
-# the offline plans of dev and prod through kubernetes-validate, checkov,
-# parliament and the pinned charts' values (tests/test_validators.py).
+# the offline plans of dev and prod through kubernetes-validate, the pinned CRD
+# schemas, checkov, parliament and the pinned charts' values
+# (tests/test_validators.py); alert rules through promtool, routing through amtool.
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 cd "$ROOT"
 ensure_project_venv
 ensure_checkov
+ensure_debian_tools
 
 echo "== ruff"
 .venv/bin/ruff check .

@@ -83,9 +83,10 @@ def test_endpoint_is_public_only_for_listed_cidrs(run_pulumi: RunPulumi) -> None
 
 def test_core_addons_are_the_pinned_versions(graph: Graph) -> None:
     addons = {props(a)["addonName"]: props(a) for a in graph.of_type("eks/addon:Addon")}
-    assert set(addons) == set(versions.EKS_ADDONS)
+    assert set(addons) == {*versions.EKS_ADDONS, "aws-ebs-csi-driver"}
     for name, pinned in versions.EKS_ADDONS.items():
         assert addons[name]["addonVersion"] == pinned.version
+    assert addons["aws-ebs-csi-driver"]["addonVersion"] == versions.EBS_CSI_ADDON.version
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert props(graph.one("eks/cluster:Cluster"))["bootstrapSelfManagedAddons"] is False
 
@@ -185,3 +186,16 @@ def test_protect_covers_the_stateful_resources_only(run_pulumi: RunPulumi) -> No
     assert all(r.retain_on_delete for r in g if r.protect)
     assert props(g.one("eks/cluster:Cluster"))["deletionProtection"] is True
     assert not any(r.protect for r in build(run_pulumi).resources)
+
+
+def test_default_volumes_are_encrypted_gp3_from_a_driver_with_its_own_role(graph: Graph) -> None:
+    sc = graph.one("storage.k8s.io/v1:StorageClass")
+    assert props(sc)["provisioner"] == "ebs.csi.aws.com"
+    assert props(sc)["parameters"]["type"] == "gp3" and props(sc)["parameters"]["encrypted"] == "true"
+    assert props(sc)["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert props(sc)["volumeBindingMode"] == "WaitForFirstConsumer"  # a volume in the zone its pod lands in
+    ebs = _addon(graph, "aws-ebs-csi-driver")
+    (association,) = props(ebs)["podIdentityAssociations"]
+    assert association["serviceAccount"] == "ebs-csi-controller-sa"
+    assert graph.depends_on(sc, ebs)
+    assert graph.depends_on(ebs, graph.one("eks/nodeGroup:NodeGroup"))

@@ -259,3 +259,54 @@ def test_canary_gets_its_share_of_requests_and_its_own_deployment(run_pulumi: Ru
     stable_pods = props(deployment(g))["spec"]["selector"]["matchLabels"]
     canary_pods = props(deployment(g, "llama-canary"))["spec"]["selector"]["matchLabels"]
     assert stable_pods != canary_pods  # neither Service nor PDB counts the other track's pods
+
+
+def test_pod_monitor_scrapes_every_track_and_tracing_is_handed_to_vllm(run_pulumi: RunPulumi) -> None:
+    def program() -> None:
+        k8s_opts = pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="{}")])
+        crds = k8s.core.v1.Namespace("monitoring", metadata={"name": "monitoring"}, opts=k8s_opts)
+        keda = k8s.core.v1.Namespace("keda", metadata={"name": "keda"}, opts=k8s_opts)
+        InferenceService(
+            "llama",
+            {
+                "namespace": "team-a",
+                "placement": {"node_selector": PLACEMENT.node_selector, "tolerations": PLACEMENT.tolerations},
+                "serve": ServeSettings(
+                    served_model_name="llama",
+                    tensor_parallel_size=1,
+                    otlp_traces_endpoint="http://otel.monitoring:4317",
+                ),
+                "model_uri": "/models/rev1",
+                "resources": pod_resources(1, 4, 48, 384),
+                "startup_seconds": 600,
+                "service_account_name": "llama-model",
+                "weights_ready": "ready",
+                "api_key": SECRET_KEY,
+                "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+                "prometheus_url": metrics.PROMETHEUS_URL,
+                "keda": keda,
+                "monitoring": crds,
+                "scrape_interval_seconds": 30,
+                "route": {
+                    "gateway_name": "edge",
+                    "gateway_namespace": "gateway",
+                    "hostname": "h",
+                    "gateway": keda,
+                },
+            },
+            k8s_opts,
+        )
+
+    g = run_pulumi(program)
+    monitor = g.one("monitoring.coreos.com/v1:PodMonitor")
+    (endpoint,) = props(monitor)["spec"]["podMetricsEndpoints"]
+    assert endpoint["interval"] == "30s" and endpoint["path"] == "/metrics"
+    assert {
+        "action": "replace",
+        "sourceLabels": ["__meta_kubernetes_pod_label_llm_platform_io_track"],
+        "targetLabel": "track",
+    } in endpoint["relabelings"]
+    assert g.depends_on(monitor, g.one("core/v1:Namespace", "monitoring"))
+    assert not g.depends_on(deployment(g), g.one("core/v1:Namespace", "monitoring"))
+    args = container(g)["args"]
+    assert args[args.index("--otlp-traces-endpoint") + 1] == "http://otel.monitoring:4317"

@@ -151,3 +151,30 @@ def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
         assert pools == {"l40s", "h100"}
         weights = [b["weight"] for b in routes["llama-8b"]["rules"][0]["backendRefs"]]
         assert weights == [90, 10]
+
+
+def test_monitors_wait_for_their_crds_and_serving_never_waits_for_monitoring(stack_graph: Graph) -> None:
+    kps = next(
+        r for r in stack_graph.of_type("helm.sh/v3:Release") if r.props["chart"] == "kube-prometheus-stack"
+    )
+    monitors = [
+        r for r in stack_graph if r.props.get("kind") in ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+    ]
+    assert {m.props["kind"] for m in monitors} == {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    for monitor in monitors:
+        assert stack_graph.depends_on(monitor, kps), monitor.name
+    for deployment in stack_graph.of_type("apps/v1:Deployment"):
+        assert not stack_graph.depends_on(deployment, kps), deployment.name
+
+
+def test_every_serving_deployment_is_scraped_as_vllm(stack_graph: Graph) -> None:
+    monitors = {
+        props(m)["metadata"]["name"]: props(m)["spec"]
+        for m in stack_graph.of_type("monitoring.coreos.com/v1:PodMonitor")
+    }
+    for deployment in stack_graph.of_type("apps/v1:Deployment"):
+        pod_labels = props(deployment)["spec"]["template"]["metadata"]["labels"]
+        monitor = monitors[pod_labels["app.kubernetes.io/name"]]
+        assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
+        relabel = monitor["podMetricsEndpoints"][0]["relabelings"]
+        assert {"action": "replace", "targetLabel": "job", "replacement": "vllm"} in relabel

@@ -180,3 +180,23 @@ def alb_access_log_policy(bucket_arn: str, prefix: str, account: str, elb_accoun
         ),
         deny_insecure_transport(bucket_arn, f"{bucket_arn}/*"),
     )
+
+
+def log_store_policy(bucket_arn: str, key_arn: str) -> str:
+    """What Loki does with its bucket: list, read, write and delete (compaction, retention)."""
+    return document(
+        {"Sid": "ListLogs", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn},
+        {
+            "Sid": "ReadWriteLogs",
+            "Effect": "Allow",
+            "Action": sorted(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]),
+            "Resource": f"{bucket_arn}/*",
+        },
+        {
+            "Sid": "EncryptLogs",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+            "Condition": _via_s3(),
+        },
+    )

@@ -20,15 +20,72 @@ class Metric:
     """vllm or dcgm: which upstream table the metric must be in."""
 
 
+_ENGINE = ("model_name", "engine")
+
 # vLLM 0.33.0 (../shared/upstream/vllm/metrics.tsv). Labels are model_name and engine.
-VLLM_WAITING = Metric("vllm:num_requests_waiting", "gauge", ("model_name", "engine"), "vllm")
-VLLM_RUNNING = Metric("vllm:num_requests_running", "gauge", ("model_name", "engine"), "vllm")
-VLLM_KV_CACHE_USAGE = Metric("vllm:kv_cache_usage_perc", "gauge", ("model_name", "engine"), "vllm")
+VLLM_WAITING = Metric("vllm:num_requests_waiting", "gauge", _ENGINE, "vllm")
+VLLM_RUNNING = Metric("vllm:num_requests_running", "gauge", _ENGINE, "vllm")
+VLLM_KV_CACHE_USAGE = Metric("vllm:kv_cache_usage_perc", "gauge", _ENGINE, "vllm")
+"""0..1 (renamed from vllm:gpu_cache_usage_perc, which peers' dashboards still query)."""
+VLLM_PREEMPTIONS = Metric("vllm:num_preemptions_total", "counter", _ENGINE, "vllm")
+VLLM_PROMPT_TOKENS = Metric("vllm:prompt_tokens_total", "counter", _ENGINE, "vllm")
+VLLM_GENERATION_TOKENS = Metric("vllm:generation_tokens_total", "counter", _ENGINE, "vllm")
+VLLM_E2E_LATENCY = Metric("vllm:e2e_request_latency_seconds", "histogram", _ENGINE, "vllm")
+VLLM_TTFT = Metric("vllm:time_to_first_token_seconds", "histogram", _ENGINE, "vllm")
+VLLM_TPOT = Metric("vllm:request_time_per_output_token_seconds", "histogram", _ENGINE, "vllm")
+VLLM_REQUESTS_SUCCEEDED = Metric(
+    "vllm:request_success_total", "counter", (*_ENGINE, "finished_reason"), "vllm"
+)
+# vLLM's HTTP server metrics (prometheus-fastapi-instrumentator; status grouped as 2xx, 4xx, 5xx).
+HTTP_REQUESTS = Metric("http_requests_total", "counter", ("method", "status", "handler"), "vllm")
 
 # DCGM exporter 4.8.2 default counters (../shared/upstream/dcgm/default-counters.csv).
 DCGM_GPU_UTIL = Metric("DCGM_FI_DEV_GPU_UTIL", "gauge", (), "dcgm")
+DCGM_FB_USED = Metric("DCGM_FI_DEV_FB_USED", "gauge", (), "dcgm")
+DCGM_FB_FREE = Metric("DCGM_FI_DEV_FB_FREE", "gauge", (), "dcgm")
+DCGM_GPU_TEMP = Metric("DCGM_FI_DEV_GPU_TEMP", "gauge", (), "dcgm")
+DCGM_POWER = Metric("DCGM_FI_DEV_POWER_USAGE", "gauge", (), "dcgm")
+DCGM_XID = Metric("DCGM_FI_DEV_XID_ERRORS", "gauge", (), "dcgm")
+"""The code of the last XID error a GPU reported; 0 when none."""
 
-CONTRACT = (VLLM_WAITING, VLLM_RUNNING, VLLM_KV_CACHE_USAGE, DCGM_GPU_UTIL)
+# kube-state-metrics (bundled by kube-prometheus-stack) and Prometheus's own `up`.
+KSM_RESTARTS = Metric(
+    "kube_pod_container_status_restarts_total", "counter", ("namespace", "pod", "container"), "ksm"
+)
+KSM_POD_PHASE = Metric("kube_pod_status_phase", "gauge", ("namespace", "pod", "phase"), "ksm")
+KSM_HPA_REPLICAS = Metric(
+    "kube_horizontalpodautoscaler_status_current_replicas",
+    "gauge",
+    ("namespace", "horizontalpodautoscaler"),
+    "ksm",
+)
+KSM_HPA_MAX = Metric(
+    "kube_horizontalpodautoscaler_spec_max_replicas", "gauge", ("namespace", "horizontalpodautoscaler"), "ksm"
+)
+KSM_HPA_MIN = Metric(
+    "kube_horizontalpodautoscaler_spec_min_replicas", "gauge", ("namespace", "horizontalpodautoscaler"), "ksm"
+)
+KSM_HPA_CONDITION = Metric(
+    "kube_horizontalpodautoscaler_status_condition",
+    "gauge",
+    ("namespace", "horizontalpodautoscaler", "condition", "status"),
+    "ksm",
+)
+KSM_NODE_LABELS = Metric("kube_node_labels", "gauge", ("node",), "ksm")
+"""With the pool label allowed (label_llm_platform_io_pool), joins DCGM series to node pools."""
+UP = Metric("up", "gauge", ("job",), "prometheus")
+
+CONTRACT = (
+    VLLM_WAITING, VLLM_RUNNING, VLLM_KV_CACHE_USAGE, VLLM_PREEMPTIONS, VLLM_PROMPT_TOKENS, VLLM_GENERATION_TOKENS,
+    VLLM_E2E_LATENCY, VLLM_TTFT, VLLM_TPOT, VLLM_REQUESTS_SUCCEEDED, HTTP_REQUESTS,
+    DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE, DCGM_GPU_TEMP, DCGM_POWER, DCGM_XID,
+    KSM_RESTARTS, KSM_POD_PHASE, KSM_HPA_REPLICAS, KSM_HPA_MAX, KSM_HPA_MIN, KSM_HPA_CONDITION, KSM_NODE_LABELS, UP,
+)  # fmt: skip
+
+VLLM_JOB = "vllm"
+"""The job label the PodMonitors give vLLM targets, with `model` and `track` labels beside it."""
+MODEL_LABEL = "model"
+TRACK_LABEL = "track"
 
 # The monitoring layer installs kube-prometheus-stack with fullnameOverride "kps" in the
 # monitoring namespace; this is its Prometheus.

@@ -45,6 +45,7 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_storage(cfg),
         *_tenants(cfg),
         *_models(cfg),
+        *_alerting(cfg),
     ]
     # Sizing reads the pools' GPU shapes: only once those are sound.
     if not any(p.path.startswith("gpuPools.") for p in problems):
@@ -228,6 +229,12 @@ HUB_COMMIT = re.compile(r"[0-9a-f]{40}")
 def _serving(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.models and cfg.ingress is None:
         yield Problem("ingress", "is required to serve models: set domain and certificateArn")
+    if cfg.models and cfg.monitoring is None:
+        yield Problem(
+            "monitoring",
+            "is required to serve models: the autoscalers read vLLM's queue from Prometheus "
+            "(set at least grafanaAdminPassword)",
+        )
     for name, model in cfg.models.items():
         path = f"models.{name}"
         if isinstance(model.architecture, str) and model.architecture not in ARCHITECTURES:
@@ -286,3 +293,27 @@ def _canary(path: str, model: ModelConfig) -> Iterator[Problem]:
             f"{path}.canary",
             "changes nothing: set imageTag, revision, maxNumSeqs or gpuMemoryUtilization",
         )
+
+
+def _alerting(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.monitoring is None or cfg.monitoring.alerting is None:
+        return
+    alerting = cfg.monitoring.alerting
+    for severity in ("critical", "warning", "info"):
+        receiver = getattr(alerting, severity)
+        if receiver is None:
+            continue
+        path = f"monitoring.alerting.{severity}"
+        kinds = [
+            kind
+            for kind, set_ in (
+                ("slack", receiver.slack_webhook_url is not None),
+                ("webhook", receiver.webhook_url is not None),
+                ("email", receiver.email_to is not None),
+            )
+            if set_
+        ]
+        if len(kinds) != 1:
+            yield Problem(path, "set exactly one of slackWebhookUrl, webhookUrl or emailTo")
+        elif kinds == ["email"] and (receiver.email_from is None or receiver.email_smarthost is None):
+            yield Problem(path, "emailTo needs emailFrom and emailSmarthost (host:port)")

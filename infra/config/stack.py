@@ -8,6 +8,7 @@ from pydantic import Field
 
 from infra.config.base import DnsLabel, Model
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
+from infra.config.monitoring import MonitoringConfig
 from infra.config.workloads import IngressConfig, ModelConfig, StorageConfig, TenantConfig
 
 
@@ -26,6 +27,8 @@ class StackConfig(Model):
     """Teams by name; each gets a namespace of that name with quotas, defaults, network policies and edit rights for its group."""
     ingress: IngressConfig | None = None
     """The HTTPS entry point (an ALB through the Gateway API); required when models are served."""
+    monitoring: MonitoringConfig | None = None
+    """Prometheus, Alertmanager, Grafana, GPU telemetry and logs; required when models are served (the autoscalers read Prometheus)."""
     models: dict[DnsLabel, ModelConfig] = {}
     """Models to serve by name (the name is the served model name and part of its storage path)."""
     protect: bool = False

@@ -1,0 +1,91 @@
+"""GpuTelemetry: NVIDIA's DCGM exporter on every GPU node, scraped by Prometheus."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components.core import labels
+from components.core.placement import GPU_PRESENT_LABEL, GPU_TAINT_KEY
+from components.versions import DCGM_EXPORTER
+
+
+class GpuTelemetryArgs(TypedDict, total=False):
+    namespace: pulumi.Input[str]
+    """Namespace of the monitoring stack."""
+    scrape_interval_seconds: int
+    """How often Prometheus reads the GPUs (default 15)."""
+    monitoring: pulumi.Resource
+    """What installs the ServiceMonitor CRD."""
+
+
+def exporter_values() -> dict[str, Any]:
+    return {
+        # GPU nodes only, through their taint.
+        "nodeSelector": {GPU_PRESENT_LABEL: "true"},
+        "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        # The ServiceMonitor below replaces the chart's (which would rename the GPU's pod labels).
+        "serviceMonitor": {"enabled": False},
+        "podAnnotations": {
+            "llm-platform.io/privileges": (
+                "root with SYS_ADMIN (the chart's default): DCGM reads the GPUs' profiling counters "
+                "(DCGM_FI_PROF_*) through the driver, and the kubelet's pod-resources socket to tell "
+                "which pod uses which GPU; no privileged mode, no host network"
+            )
+        },
+    }
+
+
+class GpuTelemetry(pulumi.ComponentResource):
+    """The DCGM exporter DaemonSet on GPU nodes, and a ServiceMonitor that keeps the labels of
+    the pod each GPU serves (honorLabels), so dashboards and the autoscaler can join GPUs to
+    models."""
+
+    release_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmplatform:index:GpuTelemetry", name, None, opts)
+        release = k8s.helm.v3.Release(
+            name,
+            name=name,
+            chart=DCGM_EXPORTER.name,
+            version=DCGM_EXPORTER.version,
+            repository_opts={"repo": DCGM_EXPORTER.repository},
+            namespace=args["namespace"],
+            values=exporter_values(),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=600,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-metrics",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=_k8s.meta(name, args["namespace"], labels.PART_OF),
+            spec={
+                "selector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": DCGM_EXPORTER.name,
+                        "app.kubernetes.io/instance": name,
+                    }
+                },
+                "endpoints": [
+                    {
+                        "port": "metrics",
+                        "path": "/metrics",
+                        "interval": f"{args.get('scrape_interval_seconds', 15)}s",
+                        # The exporter names the pod and namespace a GPU serves; keep them.
+                        "honorLabels": True,
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["monitoring"], release]),
+        )
+        self.release_name = release.name.apply(lambda n: str(n))
+        self.register_outputs({"release_name": self.release_name})

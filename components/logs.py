@@ -1,0 +1,228 @@
+"""Logs: Loki storing to S3 and Alloy collecting every pod's logs on every node."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _aws, _buckets
+from components.cluster import SYSTEM_POOL
+from components.core import iam
+from components.core.placement import GPU_TAINT_KEY, POOL_LABEL
+from components.versions import ALLOY, LOKI
+
+LOKI_ACCOUNT = "loki"
+
+
+class LogsArgs(TypedDict, total=False):
+    namespace: pulumi.Input[str]
+    """Namespace of the monitoring stack."""
+    cluster_name: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    """Loki's Pod Identity role trusts only this cluster."""
+    region: pulumi.Input[str]
+    retention_days: int
+    """Days Loki keeps logs."""
+    storage_class_name: pulumi.Input[str]
+    """StorageClass of Loki's working volume (write-ahead log, index cache)."""
+    force_destroy: bool
+    protect: bool
+
+
+def alloy_config(push_url: str) -> str:
+    """Alloy (River): tail the logs of every pod on this node and push them to Loki."""
+    return f"""discovery.kubernetes "pods" {{
+  role = "pod"
+  selectors {{
+    role  = "pod"
+    field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)
+  }}
+}}
+
+discovery.relabel "pods" {{
+  targets = discovery.kubernetes.pods.targets
+  rule {{
+    source_labels = ["__meta_kubernetes_namespace"]
+    target_label  = "namespace"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_name"]
+    target_label  = "pod"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_container_name"]
+    target_label  = "container"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    target_label  = "app"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"]
+    separator     = "/"
+    target_label  = "__path__"
+    replacement   = "/var/log/pods/*$1/*.log"
+  }}
+}}
+
+local.file_match "pods" {{
+  path_targets = discovery.relabel.pods.output
+}}
+
+loki.source.file "pods" {{
+  targets    = local.file_match.pods.targets
+  forward_to = [loki.process.pods.receiver]
+}}
+
+loki.process "pods" {{
+  stage.cri {{}}
+  forward_to = [loki.write.default.receiver]
+}}
+
+loki.write "default" {{
+  endpoint {{
+    url = "{push_url}"
+  }}
+}}
+"""
+
+
+def loki_values(bucket: pulumi.Input[str], args: LogsArgs) -> dict[str, Any]:
+    retention_hours = args.get("retention_days", 30) * 24
+    return {
+        "deploymentMode": "Monolithic",
+        "loki": {
+            "auth_enabled": False,  # one tenant: the platform
+            "commonConfig": {"replication_factor": 1},
+            "schemaConfig": {
+                "configs": [
+                    {
+                        "from": "2026-01-01",
+                        "store": "tsdb",
+                        "object_store": "s3",
+                        "schema": "v13",
+                        "index": {"prefix": "loki_index_", "period": "24h"},
+                    }
+                ]
+            },
+            # No keys: Loki's AWS SDK takes the Pod Identity credentials.
+            "storage": {"type": "s3", "bucketNames": {"chunks": bucket}, "s3": {"region": args["region"]}},
+            "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
+            "structuredConfig": {"limits_config": {"retention_period": f"{retention_hours}h"}},
+        },
+        "serviceAccount": {"create": True, "name": LOKI_ACCOUNT},
+        "singleBinary": {
+            "replicas": 1,
+            "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
+            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+            "persistence": {"enabled": True, "size": "20Gi", "storageClass": args["storage_class_name"]},
+        },
+        "read": {"replicas": 0},
+        "write": {"replicas": 0},
+        "backend": {"replicas": 0},
+        "gateway": {"enabled": False},
+        "lokiCanary": {"enabled": False},
+        "test": {"enabled": False},
+        "chunksCache": {"enabled": False},
+        "resultsCache": {"enabled": False},
+        "ruler": {"enabled": False},
+    }
+
+
+def alloy_values(push_url: str) -> dict[str, Any]:
+    return {
+        # On every node, GPU nodes included: their pods' logs matter most.
+        "controller": {
+            "type": "daemonset",
+            "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        },
+        "alloy": {
+            "mounts": {"varlog": True},
+            "configMap": {"create": True, "content": alloy_config(push_url)},
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        },
+    }
+
+
+class Logs(pulumi.ComponentResource):
+    """Loki (single binary) keeping logs in a private, encrypted S3 bucket for the configured
+    retention, reading it with its own Pod Identity role; Alloy on every node shipping pod logs."""
+
+    bucket_name: pulumi.Output[str]
+    push_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmplatform:index:Logs", name, None, opts)
+        protect = args.get("protect", False)
+        child = pulumi.ResourceOptions(parent=self)
+        key = _aws.kms_key(f"{name}-logs", f"Logs of {name}", self, protect)
+        bucket = aws.s3.Bucket(
+            f"{name}-logs",
+            force_destroy=args.get("force_destroy", False),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
+        )
+        _buckets.harden(
+            f"{name}-logs",
+            bucket,
+            self,
+            policy=bucket.arn.apply(iam.bucket_tls_only),
+            kms_key_arn=key.arn,
+            # Loki's compactor deletes expired logs; the bucket rule only catches what it misses.
+            expire_days=args.get("retention_days", 30) + 7,
+        )
+        role = aws.iam.Role(
+            f"{name}-loki",
+            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-loki",
+            role=role.id,
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(lambda a: iam.log_store_policy(a[0], a[1])),
+            opts=child,
+        )
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-loki",
+            cluster_name=args["cluster_name"],
+            namespace=args["namespace"],
+            service_account=LOKI_ACCOUNT,
+            role_arn=role.arn,
+            opts=child,
+        )
+        loki = k8s.helm.v3.Release(
+            f"{name}-loki",
+            name="loki",
+            chart=LOKI.name,
+            version=LOKI.version,
+            repository_opts={"repo": LOKI.repository},
+            namespace=args["namespace"],
+            values=loki_values(bucket.bucket, args),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, policy]),
+        )
+        push_url = pulumi.Output.from_input(args["namespace"]).apply(
+            lambda ns: f"http://loki.{ns}.svc.cluster.local:3100/loki/api/v1/push"
+        )
+        k8s.helm.v3.Release(
+            f"{name}-alloy",
+            name="alloy",
+            chart=ALLOY.name,
+            version=ALLOY.version,
+            repository_opts={"repo": ALLOY.repository},
+            namespace=args["namespace"],
+            values=push_url.apply(alloy_values),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=600,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[loki]),
+        )
+        self.bucket_name = bucket.bucket
+        self.push_url = push_url
+        self.register_outputs({"bucket_name": self.bucket_name, "push_url": self.push_url})

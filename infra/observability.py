@@ -1,0 +1,88 @@
+"""The monitoring layer: Prometheus, Alertmanager and Grafana, GPU telemetry, and logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components import GpuTelemetry, Logs, Monitoring
+from components.core import alerts
+from components.core.alertmanager import ReceiverSpec, alertmanager_config
+from components.monitoring import alertmanager_yaml
+from infra.cloud import Cloud
+from infra.config import StackConfig
+from infra.config.monitoring import Receiver
+
+
+@dataclass(frozen=True)
+class Observability:
+    monitoring: Monitoring
+    logs: Logs | None
+
+
+def _spec(receiver: Receiver) -> ReceiverSpec:
+    def plain(secret: object) -> str | None:
+        return None if secret is None else secret.get_secret_value()  # type: ignore[attr-defined]
+
+    return ReceiverSpec(
+        slack_webhook_url=plain(receiver.slack_webhook_url),
+        slack_channel=receiver.slack_channel,
+        webhook_url=plain(receiver.webhook_url),
+        email_to=receiver.email_to,
+        email_from=receiver.email_from,
+        email_smarthost=receiver.email_smarthost,
+        email_username=receiver.email_username,
+        email_password=plain(receiver.email_password),
+    )
+
+
+def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
+    m = cfg.monitoring
+    if m is None:
+        return None
+    receivers = {}
+    if m.alerting is not None:
+        for severity in ("critical", "warning", "info"):
+            receiver = getattr(m.alerting, severity)
+            if receiver is not None:
+                receivers[severity] = _spec(receiver)
+    monitoring = Monitoring(
+        "monitoring",
+        {
+            "retention_days": m.prometheus.retention_days,
+            "volume_gib": m.prometheus.volume_gib,
+            "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
+            "storage_class_name": cloud.cluster.storage_class_name,
+            "grafana_admin_password": pulumi.Output.secret(m.grafana_admin_password.get_secret_value()),
+            "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
+            "thresholds": alerts.Thresholds(**m.thresholds.model_dump()),
+        },
+        cloud.on_cluster,
+    )
+    GpuTelemetry(
+        "dcgm-exporter",
+        {
+            "namespace": monitoring.namespace,
+            "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
+            "monitoring": monitoring.crds_ready,
+        },
+        cloud.on_cluster,
+    )
+    logs = None
+    if m.logs.enabled:
+        logs = Logs(
+            cloud.name,
+            {
+                "namespace": monitoring.namespace,
+                "cluster_name": cloud.cluster.cluster_name,
+                "cluster_arn": cloud.cluster.cluster_arn,
+                "region": cfg.aws.region,
+                "retention_days": m.logs.retention_days,
+                "storage_class_name": cloud.cluster.storage_class_name,
+                "force_destroy": cfg.storage.force_destroy,
+                "protect": cfg.protect,
+            },
+            cloud.on_both,
+        )
+    return Observability(monitoring, logs)
