@@ -17,6 +17,11 @@ from components.versions import ALLOY, LOKI
 LOKI_ACCOUNT = "loki"
 
 
+def loki_url(namespace: str) -> str:
+    """Loki's address (release "loki", single binary, no gateway)."""
+    return f"http://loki.{namespace}.svc.cluster.local:3100"
+
+
 class LogsArgs(TypedDict, total=False):
     namespace: pulumi.Input[str]
     """Namespace of the monitoring stack."""
@@ -207,7 +212,7 @@ class Logs(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[association, policy]),
         )
         push_url = pulumi.Output.from_input(args["namespace"]).apply(
-            lambda ns: f"http://loki.{ns}.svc.cluster.local:3100/loki/api/v1/push"
+            lambda ns: f"{loki_url(ns)}/loki/api/v1/push"
         )
         k8s.helm.v3.Release(
             f"{name}-alloy",

@@ -33,6 +33,8 @@ class MonitoringArgs(TypedDict, total=False):
     alertmanager_config: pulumi.Input[str]
     """alertmanager.yaml (a secret: it holds webhook URLs and passwords)."""
     thresholds: alerts.Thresholds
+    loki_url: str
+    """Loki's address, to add it as a Grafana data source (when logs are collected)."""
 
 
 def stack_values(args: MonitoringArgs) -> dict[str, Any]:
@@ -101,6 +103,11 @@ def stack_values(args: MonitoringArgs) -> dict[str, Any]:
             # Stateless: dashboards come from ConfigMaps, users and the password from the Secret.
             "persistence": {"enabled": False},
             "nodeSelector": ON_SYSTEM_NODES,
+            "additionalDataSources": (
+                [{"name": "Loki", "type": "loki", "uid": "loki", "url": args["loki_url"], "access": "proxy"}]
+                if "loki_url" in args
+                else []
+            ),
         },
         "prometheusOperator": {"nodeSelector": ON_SYSTEM_NODES},
         "kube-state-metrics": {

@@ -9,6 +9,8 @@ import pulumi
 from components import GpuTelemetry, Logs, Monitoring
 from components.core import alerts
 from components.core.alertmanager import ReceiverSpec, alertmanager_config
+from components.core.labels import MONITORING_NAMESPACE
+from components.logs import loki_url
 from components.monitoring import alertmanager_yaml
 from infra.cloud import Cloud
 from infra.config import StackConfig
@@ -48,7 +50,7 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
             if receiver is not None:
                 receivers[severity] = _spec(receiver)
     monitoring = Monitoring(
-        "monitoring",
+        MONITORING_NAMESPACE,
         {
             "retention_days": m.prometheus.retention_days,
             "volume_gib": m.prometheus.volume_gib,
@@ -57,6 +59,7 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
             "grafana_admin_password": pulumi.Output.secret(m.grafana_admin_password.get_secret_value()),
             "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
             "thresholds": alerts.Thresholds(**m.thresholds.model_dump()),
+            **({"loki_url": loki_url(MONITORING_NAMESPACE)} if m.logs.enabled else {}),
         },
         cloud.on_cluster,
     )
