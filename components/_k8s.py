@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -11,7 +12,7 @@ def meta(
     name: str,
     namespace: pulumi.Input[str] | None = None,
     labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, Any]:
     """metadata with an explicit name: physical names come from the component's name."""
     out: dict[str, Any] = {"name": name}
@@ -20,7 +21,7 @@ def meta(
     if labels:
         out["labels"] = labels
     if annotations:
-        out["annotations"] = annotations
+        out["annotations"] = dict(annotations)
     return out
 
 
@@ -38,3 +39,16 @@ PULL_IF_NOT_PRESENT = (
 def checkov_skips(*skips: tuple[str, str]) -> dict[str, str]:
     """Annotations that skip checkov checks on this object, with their reasons."""
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(skips, start=1)}
+
+
+INSTALLED_BY = "llm-platform.io/installed-by"
+
+
+def installed_by(release: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """An annotation naming the Helm release that installs this object's CRD.
+
+    Reading the release's name output makes Pulumi create the object only after
+    the release (and its CRDs) exist, without a resource reference as input: a
+    component hosted for other languages can take only plain values and outputs.
+    """
+    return {INSTALLED_BY: release}

@@ -1,10 +1,8 @@
 """Cluster: the EKS control plane, its core add-ons, a CPU system node group, and a Kubernetes provider."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -21,7 +19,7 @@ SYSTEM_POOL = "system"
 
 
 class ClusterArgs(TypedDict, total=False):
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    subnet_ids: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Private subnets for the control plane's network interfaces and the system nodes."""
     public_access_cidrs: Sequence[str]
     """CIDRs allowed to reach the API endpoint over the internet; empty makes the endpoint private."""
@@ -49,26 +47,30 @@ class Cluster(pulumi.ComponentResource):
     Secrets are envelope-encrypted with a rotating KMS key; all five control-plane
     log types go to a log group with a retention; authentication is by access
     entries only; core add-ons are pinned EKS add-ons (the VPC CNI enforces
-    NetworkPolicy); a CPU node group hosts controllers. `provider` talks to the
-    cluster with the caller's own AWS identity.
+    NetworkPolicy); a CPU node group hosts controllers. `provider` (Python only)
+    is a Kubernetes provider that talks to the cluster with the caller's own AWS
+    identity.
 
     The component name is the EKS cluster name (and names its log group, KMS
     alias and node groups), so two clusters in one stack never collide.
     """
 
     cluster_name: pulumi.Output[str]
+    """The EKS cluster's name (the component's name)."""
     cluster_arn: pulumi.Output[str]
     """Pod Identity trust policies name it, so only this cluster can use their roles."""
     endpoint: pulumi.Output[str]
+    """HTTPS address of the Kubernetes API."""
     certificate_authority: pulumi.Output[str]
+    """Base64 PEM of the cluster's certificate authority, to verify the endpoint."""
     kubeconfig: pulumi.Output[str]
+    """A kubeconfig that authenticates with `aws eks get-token` (no static token); a secret."""
     cluster_security_group_id: pulumi.Output[str]
     """The security group EKS puts on the control plane and on every managed node."""
     kms_key_arn: pulumi.Output[str]
+    """The KMS key that envelope-encrypts Kubernetes Secrets."""
     storage_class_name: pulumi.Output[str]
     """The default StorageClass: encrypted gp3 EBS volumes."""
-    provider: k8s.Provider
-    """Kubernetes provider for this cluster (a Python object; not a stack output)."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Cluster", name, None, opts)

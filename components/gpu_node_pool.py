@@ -1,9 +1,7 @@
 """GpuNodePool: an EKS managed node group of GPU instances, and the placement its workloads use."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from typing import Literal, TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -16,21 +14,54 @@ GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 
 # A GPU node takes longer than a CPU node: bigger instances are slower to find
 # (above all on spot), and the AMI loads the driver before the node is Ready.
+CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
+# Faster root disks than the gp3 baseline: a 10-12 GB vLLM image unpacks on every new node,
+# and that is on the critical path of every scale-up.
+ROOT_VOLUME_IOPS = 6000
+ROOT_VOLUME_MIBPS = 500
 GPU_NODE_TIMEOUTS = pulumi.CustomTimeouts(create="60m", update="120m", delete="60m")
 
 
+class PlacementOutput(TypedDict):
+    """Where the pool's workloads go, and what one node offers them."""
+
+    pool: str
+    """Value of the pool label on the nodes."""
+    node_selector: dict[str, str]
+    """Selects the pool's nodes by their pool label."""
+    tolerations: list[dict[str, str]]
+    """Tolerate the pool's GPU taint."""
+    gpu_model: str
+    """GPU model of every node, such as L40S or H100."""
+    gpus_per_node: int
+    """GPUs on one node."""
+    gpu_memory_mib: int
+    """Usable memory of one GPU, MiB."""
+
+
+def placement_output(p: Placement) -> PlacementOutput:
+    return {
+        "pool": p.pool,
+        "node_selector": p.node_selector,
+        "tolerations": p.tolerations,
+        "gpu_model": p.gpu_model,
+        "gpus_per_node": p.gpus_per_node,
+        "gpu_memory_mib": p.gpu_memory_mib,
+    }
+
+
 class GpuNodePoolArgs(TypedDict, total=False):
-    cluster_name: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
     """The EKS cluster to join."""
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    subnet_ids: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Private subnets to launch nodes in (the zones the pool may use)."""
-    instance_types: Sequence[str]
+    instance_types: Required[Sequence[str]]
     """GPU instance types of the catalog sharing one GPU model and count (plain value: the placement is derived from it)."""
-    capacity_type: Literal["ON_DEMAND", "SPOT"]
-    """On-demand or spot capacity (default ON_DEMAND)."""
+    capacity_type: str
+    """ON_DEMAND (the default) or SPOT."""
     min_size: int
     """Fewest nodes (default 0)."""
-    max_size: int
+    max_size: Required[int]
     """Most nodes."""
     desired_size: int
     """Nodes to start with (default min_size); ignored after creation so an autoscaler can own it."""
@@ -45,22 +76,31 @@ class GpuNodePool(pulumi.ComponentResource):
 
     Nodes are tainted nvidia.com/gpu=true:NoSchedule and labelled with the pool
     and GPU model. `placement` carries the matching node selector and
-    tolerations, the GPU count and memory, for workloads to consume.
+    tolerations, the GPU count and memory, for workloads to consume. In Python,
+    `gpu_placement` holds the same as a plain `Placement`, known at plan time,
+    so workloads can be sized and checked against it before anything exists.
     """
 
     node_group_name: pulumi.Output[str]
+    """The EKS managed node group."""
     node_role_arn: pulumi.Output[str]
-    placement: Placement
-    """Plain data, known at plan time: workloads are built and checked against it."""
+    """IAM role of the nodes (only the managed policies nodes need)."""
+    placement: pulumi.Output[PlacementOutput]
+    """Node selector and tolerations for the pool's workloads, with the GPU model, count and memory per node."""
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:GpuNodePool", name, None, opts)
-        self.placement = gpu_placement(args.get("pool_label", name), list(args["instance_types"]))
+        capacity_type = args.get("capacity_type", "ON_DEMAND")
+        if capacity_type not in CAPACITY_TYPES:
+            raise ValueError(f"{name}: capacity_type must be one of {CAPACITY_TYPES}, not {capacity_type!r}")
+        self.gpu_placement = gpu_placement(args.get("pool_label", name), list(args["instance_types"]))
         role, role_policies = _nodes.node_role(name, self)
-        # Faster disk than the gp3 baseline: a 10-12 GB vLLM image unpacks on every new node,
-        # and that is on the critical path of every scale-up.
         template = _nodes.launch_template(
-            name, args.get("root_volume_gib", 200), self, iops=6000, throughput_mibps=500
+            name,
+            args.get("root_volume_gib", 200),
+            self,
+            iops=ROOT_VOLUME_IOPS,
+            throughput_mibps=ROOT_VOLUME_MIBPS,
         )
         min_size = args.get("min_size", 0)
         node_group = aws.eks.NodeGroup(
@@ -69,16 +109,17 @@ class GpuNodePool(pulumi.ComponentResource):
             node_role_arn=role.arn,
             subnet_ids=args["subnet_ids"],
             ami_type=GPU_AMI_TYPE,
-            capacity_type=args.get("capacity_type", "ON_DEMAND"),
-            instance_types=list(self.placement.instance_types),
+            capacity_type=capacity_type,
+            instance_types=list(self.gpu_placement.instance_types),
             scaling_config={
                 "min_size": min_size,
                 "max_size": args["max_size"],
                 "desired_size": args.get("desired_size", min_size),
             },
-            labels=self.placement.node_labels,
+            labels=self.gpu_placement.node_labels,
             taints=[
-                {"key": t["key"], "value": t["value"], "effect": "NO_SCHEDULE"} for t in self.placement.taints
+                {"key": t["key"], "value": t["value"], "effect": "NO_SCHEDULE"}
+                for t in self.gpu_placement.taints
             ],
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             update_config={"max_unavailable": 1},
@@ -93,10 +134,11 @@ class GpuNodePool(pulumi.ComponentResource):
         )
         self.node_group_name = node_group.node_group_name
         self.node_role_arn = role.arn
+        self.placement = pulumi.Output.from_input(placement_output(self.gpu_placement))
         self.register_outputs(
             {
                 "node_group_name": self.node_group_name,
                 "node_role_arn": self.node_role_arn,
-                "placement": self.placement.as_output(),
+                "placement": self.placement,
             }
         )

@@ -1,7 +1,5 @@
 """GpuRuntime: the NVIDIA device plugin, which makes nvidia.com/gpu a schedulable resource."""
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 import pulumi
@@ -48,13 +46,12 @@ class GpuRuntime(pulumi.ComponentResource):
     """The NVIDIA device plugin DaemonSet, running on every GPU node and nowhere else."""
 
     namespace: pulumi.Output[str]
+    """Namespace of the device plugin."""
     release_name: pulumi.Output[str]
+    """The device plugin's Helm release."""
 
-    def __init__(
-        self, name: str, args: GpuRuntimeArgs | None = None, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: GpuRuntimeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:GpuRuntime", name, None, opts)
-        args = args or {}
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata={

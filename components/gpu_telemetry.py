@@ -1,8 +1,6 @@
 """GpuTelemetry: NVIDIA's DCGM exporter on every GPU node, scraped by Prometheus."""
 
-from __future__ import annotations
-
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -14,12 +12,12 @@ from components.versions import DCGM_EXPORTER
 
 
 class GpuTelemetryArgs(TypedDict, total=False):
-    namespace: pulumi.Input[str]
+    namespace: Required[pulumi.Input[str]]
     """Namespace of the monitoring stack."""
     scrape_interval_seconds: int
     """How often Prometheus reads the GPUs (default 15)."""
-    monitoring: pulumi.Resource
-    """What installs the ServiceMonitor CRD."""
+    monitoring_release: Required[pulumi.Input[str]]
+    """Monitoring.release_name: the ServiceMonitor waits for the release that installs its CRD."""
 
 
 def exporter_values() -> dict[str, Any]:
@@ -46,6 +44,7 @@ class GpuTelemetry(pulumi.ComponentResource):
     models."""
 
     release_name: pulumi.Output[str]
+    """The DCGM exporter's Helm release."""
 
     def __init__(self, name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:GpuTelemetry", name, None, opts)
@@ -67,7 +66,9 @@ class GpuTelemetry(pulumi.ComponentResource):
             f"{name}-metrics",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=_k8s.meta(name, args["namespace"], labels.PART_OF),
+            metadata=_k8s.meta(
+                name, args["namespace"], labels.PART_OF, _k8s.installed_by(args["monitoring_release"])
+            ),
             spec={
                 "selector": {
                     "matchLabels": {
@@ -85,7 +86,7 @@ class GpuTelemetry(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["monitoring"], release]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
         self.release_name = release.name.apply(lambda n: str(n))
         self.register_outputs({"release_name": self.release_name})

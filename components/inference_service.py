@@ -1,10 +1,8 @@
 """InferenceService: one model served by vLLM, autoscaled on its queue, routed through the gateway."""
 
-from __future__ import annotations
-
 import dataclasses
 import math
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,13 +31,22 @@ READY_COMMAND = [
 
 
 class PlacementArgs(TypedDict):
+    """Where replicas run: a GPU pool's node selector and tolerations."""
+
     node_selector: dict[str, str]
+    """Node labels of the GPU pool (GpuNodePool.placement.node_selector)."""
     tolerations: list[dict[str, str]]
+    """Tolerations of the GPU pool's taint (GpuNodePool.placement.tolerations)."""
 
 
 class AutoscalingArgs(TypedDict, total=False):
+    """How KEDA scales a track: bounds, triggers and pacing."""
+
     min_replicas: int
+    """Fewest replicas (default 1). 0 needs working_hours: with no replica there is no queue
+    to wake the model, so it serves only during those hours."""
     max_replicas: int
+    """Most replicas (default 1); the GPU pool and the tenant's quota must have room for them."""
     target_queue_depth: int
     """Requests waiting per replica to aim for."""
     gpu_utilization_percent: int
@@ -47,67 +54,126 @@ class AutoscalingArgs(TypedDict, total=False):
     fallback_replicas: int
     """Replicas to hold when Prometheus cannot be read."""
     scale_up_stabilization_seconds: int
+    """How long a higher replica count must be wanted before scaling up."""
     scale_down_stabilization_seconds: int
+    """How long a lower replica count must be wanted before scaling down."""
     working_hours: dict[str, str]
     """{timezone, start, end}: one replica during these hours (for min_replicas 0)."""
 
 
 class CanaryArgs(TypedDict, total=False):
+    """A canary track next to the stable one, sharing its API key and route."""
+
     weight: int
     """Percent of requests to the canary."""
     image: str
+    """vLLM image of the canary (default: the stable track's)."""
     model: pulumi.Input[str]
     """Model path or URI of the canary (another revision)."""
     weights_ready: pulumi.Input[str]
+    """Resolves when the canary's weights are in place."""
     max_num_seqs: int
+    """max_num_seqs of the canary (default: the stable track's)."""
     gpu_memory_utilization: float
+    """gpu_memory_utilization of the canary (default: the stable track's)."""
     autoscaling: AutoscalingArgs
+    """Replica bounds of the canary (default: exactly one replica)."""
 
 
 class RouteArgs(TypedDict):
+    """How requests reach the model through the shared Gateway."""
+
     gateway_name: pulumi.Input[str]
+    """IngressGateway.gateway_name: it resolves once the Gateway and its controller (with the
+    gateway.k8s.aws CRDs) exist, so routes and target groups are created after them."""
     gateway_namespace: pulumi.Input[str]
-    hostname: str
-    gateway: pulumi.Resource
-    """What must exist first: the Gateway and its controller (with the gateway.k8s.aws CRDs)."""
+    """Namespace of the Gateway (IngressGateway.gateway_namespace)."""
+    hostname: pulumi.Input[str]
+    """The hostname the model answers on; must match the gateway's *.domain listener."""
+
+
+class ServeArgs(TypedDict, total=False):
+    """vLLM settings of a track (components.core.vllm.ServeSettings)."""
+
+    served_model_name: Required[str]
+    """The model name clients ask for."""
+    tensor_parallel_size: Required[int]
+    """GPUs per replica."""
+    dtype: str
+    """Weight and activation dtype (default bfloat16)."""
+    quantization: str
+    """vLLM --quantization method, such as fp8 or awq (default: none)."""
+    max_model_len: int
+    """Longest context, prompt plus output, in tokens (default 8192)."""
+    gpu_memory_utilization: float
+    """Share of each GPU's memory vLLM may use (default 0.9)."""
+    max_num_seqs: int
+    """Most sequences batched at once (default 128)."""
+    prefix_caching: bool
+    """Reuse the KV cache of shared prompt prefixes (default true)."""
+    load_format: str
+    """`runai_streamer` to stream from S3."""
+    shutdown_timeout_seconds: int
+    """Time in-flight requests get to finish on SIGTERM (default 120)."""
+    otlp_traces_endpoint: str
+    """OTLP endpoint to send request traces to."""
+
+
+class PodResourcesArgs(TypedDict):
+    """A replica's CPU and memory (components.core.sizing.pod_resources computes them)."""
+
+    cpu_millicores: int
+    """CPU request and limit, millicores."""
+    memory_mib: int
+    """The container's memory limit, /dev/shm included."""
+    shm_mib: int
+    """Size limit of the memory-backed /dev/shm."""
+
+
+def resources_args(r: PodResources) -> PodResourcesArgs:
+    return {"cpu_millicores": r.cpu_millicores, "memory_mib": r.memory_mib, "shm_mib": r.shm_mib}
 
 
 class InferenceServiceArgs(TypedDict, total=False):
-    namespace: pulumi.Input[str]
+    namespace: Required[pulumi.Input[str]]
     """Tenant namespace."""
-    placement: PlacementArgs
+    placement: Required[pulumi.Input[PlacementArgs]]
     """Node selector and tolerations of the GPU pool (GpuNodePool.placement)."""
-    serve: ServeSettings
+    serve: Required[ServeArgs]
     """vLLM settings."""
-    model_uri: pulumi.Input[str]
+    model_uri: Required[pulumi.Input[str]]
     """The stable revision's path on the volume, or its s3:// URI."""
-    resources: PodResources
+    resources: Required[PodResourcesArgs]
     """CPU, memory and /dev/shm of one replica."""
-    startup_seconds: int
+    startup_seconds: Required[int]
     """Worst time from container start to serving."""
     image: str
     """vLLM image (default: the pinned release)."""
-    service_account_name: pulumi.Input[str]
+    service_account_name: Required[pulumi.Input[str]]
     """ServiceAccount with read access to the model's weights."""
     claim_name: pulumi.Input[str]
     """The weights volume claim (absent when streaming from S3)."""
-    weights_ready: pulumi.Input[str]
+    weights_ready: Required[pulumi.Input[str]]
     """Resolves when the weights are in place; the Deployment waits for it."""
-    api_key: pulumi.Input[str]
+    api_key: Required[pulumi.Input[str]]
     """The key clients must send (a secret)."""
     aws_region: pulumi.Input[str]
     """Region of the bucket, for streaming from S3."""
     surge: bool
     """The pool has room for one extra replica: roll out new before old."""
-    autoscaling: AutoscalingArgs
-    prometheus_url: pulumi.Input[str]
+    autoscaling: Required[AutoscalingArgs]
+    """Replica bounds and the KEDA triggers of the stable track."""
+    prometheus_url: Required[pulumi.Input[str]]
     """Where KEDA reads the metrics."""
-    keda: pulumi.Resource
-    """What installs the ScaledObject CRD."""
-    route: RouteArgs
+    keda_release: Required[pulumi.Input[str]]
+    """Keda.release_name: ScaledObjects wait for the release that installs their CRD."""
+    route: Required[RouteArgs]
+    """The Gateway to attach to and the hostname to answer on."""
     canary: CanaryArgs
-    monitoring: pulumi.Resource
-    """What installs the PodMonitor CRD; absent: no PodMonitor. The Deployment never waits for it."""
+    """A second track (another image, revision or settings) that gets a share of requests."""
+    monitoring_release: pulumi.Input[str]
+    """Monitoring.release_name, which installs the PodMonitor CRD; absent: no PodMonitor.
+    Only the PodMonitor waits for it, never the Deployment."""
     scrape_interval_seconds: int
     """How often Prometheus scrapes vLLM (default 15)."""
 
@@ -124,7 +190,9 @@ class InferenceService(pulumi.ComponentResource):
     """
 
     service_name: pulumi.Output[str]
+    """Service of the stable track, for in-cluster clients."""
     hostname: pulumi.Output[str]
+    """The hostname the model answers on through the gateway."""
 
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -138,11 +206,11 @@ class InferenceService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         image = args.get("image", VLLM_IMAGE)
-        stable = self._track(name, "stable", args, args["serve"], image, key_secret)
+        serve = ServeSettings(**args["serve"])
+        stable = self._track(name, "stable", args, serve, image, key_secret)
         backends = [(stable, 100)]
         canary = args.get("canary")
         if canary is not None:
-            serve = args["serve"]
             settings = dataclasses.replace(
                 serve,
                 max_num_seqs=canary.get("max_num_seqs", serve.max_num_seqs),
@@ -164,8 +232,8 @@ class InferenceService(pulumi.ComponentResource):
             )
             backends = [(stable, 100 - canary["weight"]), (track, canary["weight"])]
         self._route(name, namespace, args["route"], backends)
-        if "monitoring" in args:
-            self._pod_monitor(name, namespace, args)
+        if "monitoring_release" in args:
+            self._pod_monitor(name, namespace, serve.served_model_name, args)
 
         self.service_name = pulumi.Output.from_input(name)
         self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
@@ -233,9 +301,9 @@ class InferenceService(pulumi.ComponentResource):
             f"{name}-target-group",
             api_version="gateway.k8s.aws/v1",
             kind="TargetGroupConfiguration",
-            metadata=_k8s.meta(name, namespace, pod_labels),
+            metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(args["route"]["gateway_name"])),
             spec=target_group_spec(name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["route"]["gateway"]]),
+            opts=in_ns,
         )
         k8s.policy.v1.PodDisruptionBudget(
             name,
@@ -252,7 +320,7 @@ class InferenceService(pulumi.ComponentResource):
             f"{name}-scaler",
             api_version="keda.sh/v1alpha1",
             kind="ScaledObject",
-            metadata=_k8s.meta(name, namespace, pod_labels),
+            metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(args["keda_release"])),
             spec=scaled_object_spec(
                 name,
                 namespace,
@@ -261,7 +329,7 @@ class InferenceService(pulumi.ComponentResource):
                 args["autoscaling"],
                 args["prometheus_url"],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["keda"], deployment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         return name
 
@@ -275,8 +343,8 @@ class InferenceService(pulumi.ComponentResource):
         pod_labels: dict[str, str],
         key_secret: k8s.core.v1.Secret,
     ) -> dict[str, Any]:
-        res: PodResources = args["resources"]
-        placement = args["placement"]
+        res = PodResources(**args["resources"])
+        placement = pulumi.Output.from_input(args["placement"])
         startup = args["startup_seconds"]
         container_args = pulumi.Output.from_input(model if model is not None else args["model_uri"]).apply(
             lambda uri: serve_args(uri, serve)
@@ -357,8 +425,8 @@ class InferenceService(pulumi.ComponentResource):
                 "spec": {
                     "serviceAccountName": args["service_account_name"],
                     "automountServiceAccountToken": False,
-                    "nodeSelector": placement["node_selector"],
-                    "tolerations": placement["tolerations"],
+                    "nodeSelector": placement.apply(lambda p: p["node_selector"]),
+                    "tolerations": placement.apply(lambda p: p["tolerations"]),
                     "topologySpreadConstraints": spread,
                     "terminationGracePeriodSeconds": PRE_STOP_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 30,
                     "securityContext": {
@@ -409,18 +477,25 @@ class InferenceService(pulumi.ComponentResource):
             },
         }
 
-    def _pod_monitor(self, name: str, namespace: pulumi.Input[str], args: InferenceServiceArgs) -> None:
+    def _pod_monitor(
+        self, name: str, namespace: pulumi.Input[str], served: str, args: InferenceServiceArgs
+    ) -> None:
         """Prometheus scrapes every replica of every track; the targets carry job="vllm" and the
         model and track, the labels the alert rules, dashboards and autoscaler queries use."""
         k8s.apiextensions.CustomResource(
             f"{name}-metrics",
             api_version="monitoring.coreos.com/v1",
             kind="PodMonitor",
-            metadata=_k8s.meta(name, namespace, labels.standard(name, labels.INFERENCE)),
+            metadata=_k8s.meta(
+                name,
+                namespace,
+                labels.standard(name, labels.INFERENCE),
+                _k8s.installed_by(args["monitoring_release"]),
+            ),
             spec={
                 "selector": {
                     "matchLabels": {
-                        labels.NAME: args["serve"].served_model_name,
+                        labels.NAME: served,
                         labels.COMPONENT: labels.INFERENCE,
                     }
                 },
@@ -445,7 +520,7 @@ class InferenceService(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args["monitoring"]]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _route(
@@ -475,7 +550,7 @@ class InferenceService(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[route["gateway"]]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

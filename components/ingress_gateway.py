@@ -1,10 +1,8 @@
 """IngressGateway: one HTTPS entry point per environment, an ALB run by the AWS Load Balancer Controller."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -28,18 +26,27 @@ ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021"}
 IDLE_TIMEOUT_SECONDS = 600  # a long generation may send nothing for minutes before its first byte
 
 
+@dataclass(frozen=True)
+class _LogBucket:
+    bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
+
+
 class IngressGatewayArgs(TypedDict, total=False):
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
+    """EKS cluster the controller manages load balancers for."""
+    cluster_arn: Required[pulumi.Input[str]]
     """The controller's Pod Identity role trusts only this cluster."""
-    vpc_id: pulumi.Input[str]
-    region: str
+    vpc_id: Required[pulumi.Input[str]]
+    """VPC of the cluster; the controller's IAM policy is scoped to it."""
+    region: Required[str]
     """Given to the controller, which cannot reach IMDS from a pod (hop limit 1)."""
-    domain: str
+    domain: Required[str]
     """Models answer at https://<model>.<domain>."""
-    certificate_arn: pulumi.Input[str]
+    certificate_arn: Required[pulumi.Input[str]]
     """ACM certificate for *.<domain>."""
     ssl_policy: str
+    """ALB TLS policy (default ELBSecurityPolicy-TLS13-1-2-2021-06: TLS 1.3, and 1.2 with forward secrecy)."""
     allowed_cidrs: Sequence[str]
     """Who may reach the load balancer."""
     rate_limit_per_five_minutes: int
@@ -47,7 +54,9 @@ class IngressGatewayArgs(TypedDict, total=False):
     access_log_retention_days: int
     """Days to keep request logs."""
     force_destroy: bool
+    """Let the access-log bucket be deleted with its logs (dev only)."""
     protect: bool
+    """Protect the access-log bucket from deletion."""
 
 
 class IngressGateway(pulumi.ComponentResource):
@@ -57,11 +66,13 @@ class IngressGateway(pulumi.ComponentResource):
     attach to its HTTPS listener."""
 
     gateway_name: pulumi.Output[str]
+    """The Gateway routes attach to; resolves once it and its controller exist."""
     gateway_namespace: pulumi.Output[str]
+    """Namespace of the Gateway."""
     access_log_bucket: pulumi.Output[str]
+    """Bucket of the ALB's access logs."""
     web_acl_arn: pulumi.Output[str]
-    ready: pulumi.Resource
-    """Depend on this before creating routes and target group configurations (not an output)."""
+    """The WAF web ACL on the ALB (rate limit, allowed CIDRs)."""
 
     def __init__(
         self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None
@@ -156,7 +167,6 @@ class IngressGateway(pulumi.ComponentResource):
             opts=after_controller,
         )
 
-        self.ready = gateway
         self.gateway_name = gateway.metadata.apply(lambda m: str(m["name"]))
         self.gateway_namespace = ns
         self.access_log_bucket = logs.bucket.bucket
@@ -269,12 +279,6 @@ class IngressGateway(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-
-@dataclass(frozen=True)
-class _LogBucket:
-    bucket: aws.s3.Bucket
-    policy: aws.s3.BucketPolicy
 
 
 def controller_account(name: str) -> str:

@@ -1,7 +1,5 @@
 """Keda: the KEDA operator, which turns each ScaledObject into the HPA of its Deployment."""
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 import pulumi
@@ -34,15 +32,12 @@ class Keda(pulumi.ComponentResource):
     """KEDA from its pinned chart; its CRDs must exist before any ScaledObject."""
 
     namespace: pulumi.Output[str]
+    """Namespace of the KEDA operator."""
     release_name: pulumi.Output[str]
-    crds_ready: pulumi.Resource
-    """Depend on this before creating ScaledObjects (not an output)."""
+    """Resolves once the chart, with its CRDs, is installed: give it to InferenceService.keda_release."""
 
-    def __init__(
-        self, name: str, args: KedaArgs | None = None, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Keda", name, None, opts)
-        args = args or {}
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=_k8s.meta(
@@ -65,7 +60,6 @@ class Keda(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.crds_ready = release
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))
         self.release_name = release.name.apply(lambda n: str(n))
         self.register_outputs({"namespace": self.namespace, "release_name": self.release_name})

@@ -1,8 +1,6 @@
 """Logs: Loki storing to S3 and Alloy collecting every pod's logs on every node."""
 
-from __future__ import annotations
-
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -15,6 +13,7 @@ from components.core.placement import GPU_TAINT_KEY, POOL_LABEL
 from components.versions import ALLOY, LOKI
 
 LOKI_ACCOUNT = "loki"
+LOKI_VOLUME_GIB = 20  # write-ahead log and index cache; chunks and indexes live in S3
 
 
 def loki_url(namespace: str) -> str:
@@ -23,18 +22,22 @@ def loki_url(namespace: str) -> str:
 
 
 class LogsArgs(TypedDict, total=False):
-    namespace: pulumi.Input[str]
+    namespace: Required[pulumi.Input[str]]
     """Namespace of the monitoring stack."""
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
+    """EKS cluster of Loki's pod identity."""
+    cluster_arn: Required[pulumi.Input[str]]
     """Loki's Pod Identity role trusts only this cluster."""
-    region: pulumi.Input[str]
+    region: Required[pulumi.Input[str]]
+    """Region of the log bucket."""
     retention_days: int
     """Days Loki keeps logs."""
-    storage_class_name: pulumi.Input[str]
+    storage_class_name: Required[pulumi.Input[str]]
     """StorageClass of Loki's working volume (write-ahead log, index cache)."""
     force_destroy: bool
+    """Let the log bucket be deleted with its logs (dev only)."""
     protect: bool
+    """Protect the log bucket from deletion."""
 
 
 def alloy_config(push_url: str) -> str:
@@ -123,7 +126,11 @@ def loki_values(bucket: pulumi.Input[str], args: LogsArgs) -> dict[str, Any]:
             "replicas": 1,
             "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
             "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-            "persistence": {"enabled": True, "size": "20Gi", "storageClass": args["storage_class_name"]},
+            "persistence": {
+                "enabled": True,
+                "size": f"{LOKI_VOLUME_GIB}Gi",
+                "storageClass": args["storage_class_name"],
+            },
         },
         "read": {"replicas": 0},
         "write": {"replicas": 0},
@@ -157,7 +164,9 @@ class Logs(pulumi.ComponentResource):
     retention, reading it with its own Pod Identity role; Alloy on every node shipping pod logs."""
 
     bucket_name: pulumi.Output[str]
+    """The bucket Loki keeps chunks and indexes in."""
     push_url: pulumi.Output[str]
+    """Where log shippers push to (Loki's push API)."""
 
     def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Logs", name, None, opts)

@@ -1,9 +1,7 @@
 """ModelStore: the shared model storage, an S3 bucket (the record) and an EFS file system (the cache)."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -19,15 +17,15 @@ NFS_PORT = 2049
 
 
 class ModelStoreArgs(TypedDict, total=False):
-    cluster_name: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
     """EKS cluster whose pods use the storage."""
-    cluster_arn: pulumi.Input[str]
+    cluster_arn: Required[pulumi.Input[str]]
     """Its ARN: the EFS CSI driver's Pod Identity role trusts only this cluster."""
-    vpc_id: pulumi.Input[str]
+    vpc_id: Required[pulumi.Input[str]]
     """VPC of the cluster."""
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: Required[Sequence[pulumi.Input[str]]]
     """Private subnets, one per zone: an EFS mount target goes in each (plain list: one resource per subnet)."""
-    node_security_group_id: pulumi.Input[str]
+    node_security_group_id: Required[pulumi.Input[str]]
     """Security group of the nodes; only it may reach NFS."""
     noncurrent_version_days: pulumi.Input[int]
     """Days to keep replaced or deleted model files (default 30)."""
@@ -50,12 +48,17 @@ class ModelStore(pulumi.ComponentResource):
     """
 
     bucket_name: pulumi.Output[str]
+    """The model bucket: weights live under models/<model>/<revision>/."""
     bucket_arn: pulumi.Output[str]
+    """ARN of the model bucket, for scoped IAM policies."""
     kms_key_arn: pulumi.Output[str]
     """Key of the bucket; readers of model files need kms:Decrypt on it."""
     file_system_id: pulumi.Output[str]
+    """The EFS file system that serves weights to pods over NFS."""
     storage_class_name: pulumi.Output[str]
+    """StorageClass of ReadWriteMany weight volumes (one EFS access point each)."""
     access_log_bucket_name: pulumi.Output[str] | None
+    """Where S3 server access logs of the model bucket go."""
 
     def __init__(self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:ModelStore", name, None, opts)

@@ -1,10 +1,8 @@
 """ModelWeights: how one model's weights reach its GPUs, and the least privilege to read them."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -46,17 +44,26 @@ touch "$DEST/.complete"
 """
 
 
+@dataclass(frozen=True)
+class _Identity:
+    service_account: pulumi.Output[str]
+    association: aws.eks.PodIdentityAssociation
+
+
 class ModelWeightsArgs(TypedDict, total=False):
-    namespace: pulumi.Input[str]
+    namespace: Required[pulumi.Input[str]]
     """Tenant namespace serving the model."""
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
+    """EKS cluster of the pod identity associations."""
+    cluster_arn: Required[pulumi.Input[str]]
     """Pod Identity roles trust only this cluster."""
-    bucket_name: pulumi.Input[str]
-    bucket_arn: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
+    bucket_name: Required[pulumi.Input[str]]
+    """The model bucket (ModelStore.bucket_name)."""
+    bucket_arn: Required[pulumi.Input[str]]
+    """ARN of the model bucket (ModelStore.bucket_arn)."""
+    kms_key_arn: Required[pulumi.Input[str]]
     """Key of the bucket (kms:Decrypt for readers)."""
-    revision: str
+    revision: Required[str]
     """Immutable revision (a Hub commit, or a label of files in the bucket); part of every path."""
     extra_revisions: Sequence[str]
     """More revisions kept ready next to `revision` (a canary's), each synced by its own job."""
@@ -82,6 +89,7 @@ class ModelWeights(pulumi.ComponentResource):
     """
 
     service_account_name: pulumi.Output[str]
+    """ServiceAccount of the serving pods: may read this model's prefix and nothing else."""
     model_uri: pulumi.Output[str]
     """What vLLM gets as its model: a path on the volume, or an s3:// URI."""
     claim_name: pulumi.Output[str] | None
@@ -91,9 +99,9 @@ class ModelWeights(pulumi.ComponentResource):
     ready: pulumi.Output[str]
     """Resolves once the weights are in place (the sync job has completed)."""
     uris: dict[str, pulumi.Output[str]]
-    """model_uri of every revision (not an output)."""
+    """model_uri of every revision, by revision."""
     ready_by_revision: dict[str, pulumi.Output[str]]
-    """ready of every revision (not an output)."""
+    """ready of every revision, by revision."""
 
     def __init__(self, name: str, args: ModelWeightsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:ModelWeights", name, None, opts)
@@ -284,12 +292,6 @@ class ModelWeights(pulumi.ComponentResource):
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, custom_timeouts=SYNC_TIMEOUTS),
         )
-
-
-@dataclass(frozen=True)
-class _Identity:
-    service_account: pulumi.Output[str]
-    association: aws.eks.PodIdentityAssociation
 
 
 def _container(name: str, image: str, command: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:

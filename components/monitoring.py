@@ -1,9 +1,7 @@
 """Monitoring: Prometheus, Alertmanager and Grafana (kube-prometheus-stack), the platform's alert
 rules and dashboards."""
 
-from __future__ import annotations
-
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,6 +16,34 @@ from components.versions import KUBE_PROMETHEUS_STACK
 FULLNAME = "kps"  # services become kps-prometheus and kps-alertmanager (core/metrics.PROMETHEUS_URL)
 ALERTMANAGER_SECRET = f"alertmanager-{FULLNAME}-alertmanager"  # the operator's default config secret
 ON_SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
+ALERTMANAGER_VOLUME_GIB = 5  # silences and notification state only
+
+
+class AlertThresholdsArgs(TypedDict, total=False):
+    """Where the platform's alerts fire; each default is in components.core.alerts.Thresholds."""
+
+    error_rate_percent: float
+    """Share of failed requests, percent."""
+    p99_latency_seconds: float
+    """p99 end-to-end request latency."""
+    p99_time_to_first_token_seconds: float
+    """p99 time to the first token."""
+    queue_depth: int
+    """Requests waiting in one model's queues."""
+    kv_cache_usage_percent: float
+    """KV-cache use of a replica, percent."""
+    preemptions_per_second: float
+    """Sequences preempted for want of KV cache, per second."""
+    gpu_utilization_high_percent: float
+    """Sustained GPU utilisation above which more GPUs may be needed."""
+    gpu_utilization_low_percent: float
+    """Sustained GPU utilisation below which GPUs are wasted."""
+    gpu_temperature_celsius: float
+    """GPU temperature."""
+    restarts_per_hour: int
+    """Container restarts per hour."""
+    pending_minutes: int
+    """Minutes a pod may stay Pending."""
 
 
 class MonitoringArgs(TypedDict, total=False):
@@ -26,13 +52,15 @@ class MonitoringArgs(TypedDict, total=False):
     volume_gib: int
     """Prometheus volume size; retention by size stops at 90% of it."""
     scrape_interval_seconds: int
-    storage_class_name: pulumi.Input[str]
+    """How often Prometheus scrapes and evaluates rules (default 15)."""
+    storage_class_name: Required[pulumi.Input[str]]
     """StorageClass of the Prometheus and Alertmanager volumes (encrypted gp3)."""
-    grafana_admin_password: pulumi.Input[str]
+    grafana_admin_password: Required[pulumi.Input[str]]
     """A secret."""
-    alertmanager_config: pulumi.Input[str]
+    alertmanager_config: Required[pulumi.Input[str]]
     """alertmanager.yaml (a secret: it holds webhook URLs and passwords)."""
-    thresholds: alerts.Thresholds
+    thresholds: AlertThresholdsArgs
+    """Alert thresholds (default: components.core.alerts.Thresholds)."""
     loki_url: str
     """Loki's address, to add it as a Grafana data source (when logs are collected)."""
 
@@ -79,7 +107,7 @@ def stack_values(args: MonitoringArgs) -> dict[str, Any]:
                         "spec": {
                             "storageClassName": args["storage_class_name"],
                             "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": "5Gi"}},
+                            "resources": {"requests": {"storage": f"{ALERTMANAGER_VOLUME_GIB}Gi"}},
                         }
                     }
                 },
@@ -123,10 +151,14 @@ class Monitoring(pulumi.ComponentResource):
     PrometheusRule (generated from the metric contract) and Grafana dashboards."""
 
     namespace: pulumi.Output[str]
+    """Namespace of the monitoring stack."""
     prometheus_url: pulumi.Output[str]
+    """In-cluster address of Prometheus (KEDA reads serving metrics here)."""
     grafana_service: pulumi.Output[str]
-    crds_ready: pulumi.Resource
-    """What ServiceMonitors, PodMonitors and PrometheusRules must wait for (not an output)."""
+    """In-cluster address of Grafana (reach it with kubectl port-forward)."""
+    release_name: pulumi.Output[str]
+    """Resolves once the chart, with the monitoring.coreos.com CRDs, is installed: give it to
+    the components that make ServiceMonitors and PodMonitors."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Monitoring", name, None, opts)
@@ -181,7 +213,7 @@ class Monitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=_k8s.meta("llm-platform", ns, labels.PART_OF),
-            spec={"groups": alerts.rule_groups(args.get("thresholds", alerts.Thresholds()))},
+            spec={"groups": alerts.rule_groups(alerts.Thresholds(**args.get("thresholds", {})))},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
         for file_name, dashboard in dashboards.dashboards().items():
@@ -194,12 +226,13 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.crds_ready = release
         self.namespace = ns
         self.prometheus_url = ns.apply(lambda n: f"http://{FULLNAME}-prometheus.{n}.svc:9090")
         self.grafana_service = ns.apply(lambda n: f"{KUBE_PROMETHEUS_STACK.name}-grafana.{n}.svc")
+        self.release_name = release.name.apply(lambda n: str(n))
         self.register_outputs(
             {
+                "release_name": self.release_name,
                 "namespace": self.namespace,
                 "prometheus_url": self.prometheus_url,
                 "grafana_service": self.grafana_service,

@@ -1,9 +1,7 @@
 """Network: the VPC the cluster lives in, created here or adopted from elsewhere."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -13,7 +11,7 @@ from components.core.subnets import plan_subnets
 
 
 class NetworkArgs(TypedDict, total=False):
-    cluster_name: str
+    cluster_name: Required[str]
     """EKS cluster that will use the subnets; written into the subnet tags load balancers look for (plain value: it is part of a tag key)."""
     availability_zones: Sequence[str]
     """Zones to span, in order (plain value: it decides how many subnets exist)."""
@@ -34,6 +32,9 @@ class NetworkArgs(TypedDict, total=False):
 class Network(pulumi.ComponentResource):
     """A VPC with a private and a public subnet per zone, NAT egress and an S3 gateway endpoint.
 
+    `private_subnets` (Python only) lists the private subnet ids one by one, for
+    resources made per subnet.
+
     Nodes and pods live in the private subnets; the public subnets hold only
     NAT gateways and internet-facing load balancers. Model weights come from S3
     through the gateway endpoint, so pulling a 140 GB model costs no NAT
@@ -41,14 +42,15 @@ class Network(pulumi.ComponentResource):
     """
 
     vpc_id: pulumi.Output[str]
+    """The VPC, created or adopted."""
     private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnets, one per zone: nodes, pods, EFS mount targets, internal load balancers."""
     public_subnet_ids: pulumi.Output[list[str]]
+    """Public subnets, one per zone: NAT gateways and internet-facing load balancers."""
     private_subnet_cidrs: pulumi.Output[list[str]]
     """Where nodes, pods and EFS mount targets live (network policies use them)."""
     public_subnet_cidrs: pulumi.Output[list[str]]
     """Where internet-facing load balancers live (the source of ingress traffic to pods)."""
-    private_subnets: list[pulumi.Output[str]]
-    """The private subnet ids one by one, for resources made per subnet (not an output)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Network", name, None, opts)

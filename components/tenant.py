@@ -1,9 +1,7 @@
 """Tenant: a team's namespace with quotas, container defaults, network isolation and edit rights."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -24,29 +22,33 @@ HTTPS_PORT = 443
 
 
 class TenantArgs(TypedDict, total=False):
-    gpus: int
+    gpus: Required[int]
     """GPUs the namespace may request (requests.nvidia.com/gpu)."""
-    cpu: str
+    cpu: Required[str]
     """CPU requests and limits the namespace may sum to."""
-    memory: str
+    memory: Required[str]
     """Memory requests and limits the namespace may sum to."""
     pods: int
     """Most pods (default 50)."""
     persistent_volume_claims: int
     """Most PVCs (default 10)."""
     default_cpu_request: str
+    """CPU request of a container that sets none (default 100m)."""
     default_cpu_limit: str
+    """CPU limit of a container that sets none (default 1)."""
     default_memory_request: str
+    """Memory request of a container that sets none (default 256Mi)."""
     default_memory_limit: str
+    """Memory limit of a container that sets none (default 1Gi)."""
     group: str
     """Kubernetes group given edit rights in the namespace (default tenant-<name>)."""
-    cluster_name: pulumi.Input[str]
+    cluster_name: Required[pulumi.Input[str]]
     """EKS cluster, for the access entries of access_role_arns."""
     access_role_arns: Sequence[str]
     """IAM roles mapped into `group` by EKS access entries."""
-    load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    load_balancer_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Where load balancers send traffic from (the public subnets): admitted to the model port."""
-    storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    storage_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Where EFS mount targets live (the private subnets): reachable over NFS."""
 
 
@@ -62,6 +64,7 @@ class Tenant(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
+    """The tenant's namespace."""
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Tenant", name, None, opts)

@@ -1,4 +1,5 @@
-"""`python -m infra plan|schema`: the offline plan and the config schema, no Pulumi CLI needed."""
+"""`python -m infra plan|cost-diff|schema|outputs`: the offline plan, what a change costs, and the
+references of the stack config and outputs; no Pulumi CLI needed."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 
 from pulumi.runtime import set_all_config
 
-from components.core.costs import hourly_costs, total
+from components.core.costs import monthly_total, total
 from infra.config import ConfigError, load_stack_config
 from infra.config.reference import render_reference
 from infra.config.schema import stack_file_schema
+from infra.outputs import render_reference as render_outputs
+from infra.plan.cost import CostFileError, cost_record, read_cost, render_diff
 from infra.plan.mocks import DEFAULT_ACCOUNT, PlatformMocks
 from infra.plan.run import run_program
 from infra.plan.stackfile import StackFileError, read_stack
-from infra.plan.summary import nat_gateway_count, node_pools, render_summary
+from infra.plan.summary import render_summary, stack_costs
 from infra.plan.write import HELM_RELEASE, is_manifest, write_plan
 from infra.program import main as program
 from infra.program import read_sections
@@ -31,10 +34,26 @@ def main(argv: list[str]) -> int:
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--config", type=Path, help="stack file to read instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output directory (default build/plan/<stack>)")
+    diff = commands.add_parser(
+        "cost-diff", help="print how the monthly cost changes from one plan to another"
+    )
+    diff.add_argument("base", type=Path, help="plan directory (or its cost.json) before the change")
+    diff.add_argument("head", type=Path, help="plan directory (or its cost.json) after the change")
     schema = commands.add_parser("schema", help="print the JSON Schema of Pulumi.<stack>.yaml")
     schema.add_argument("--markdown", action="store_true", help="print the config reference instead")
+    commands.add_parser("outputs", help="print the reference of the stack outputs (docs/outputs.md)")
     args = parser.parse_args(argv)
 
+    if args.command == "outputs":
+        print(render_outputs(), end="")
+        return 0
+    if args.command == "cost-diff":
+        try:
+            print(render_diff(read_cost(args.base), read_cost(args.head)), end="")
+        except CostFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        return 0
     if args.command == "schema":
         if args.markdown:
             print(render_reference(), end="")
@@ -73,14 +92,16 @@ def _plan(stack: str, stack_file: Path | None, out: Path) -> int:
         mock=PlatformMocks(region=cfg.aws.region, account=account),
     )
     regs = result.registrations
-    write_plan(out, regs, render_summary(cfg, stack, regs))
+    write_plan(out, regs, render_summary(cfg, stack, regs), result.stack_outputs, cost_record(cfg, stack))
 
-    low, high = total(hourly_costs(node_pools(cfg), nat_gateway_count(cfg)))
+    low, high = total(stack_costs(cfg))
+    month_low, month_high = monthly_total(stack_costs(cfg))
     manifests = sum(1 for r in regs if is_manifest(r))
     releases = sum(1 for r in regs if r.type == HELM_RELEASE)
     print(
         f"plan of stack {stack}: {len(regs)} resources, {manifests} Kubernetes manifests, {releases} Helm releases"
     )
     print(f"hourly cost: ${low:,.2f} at minimum scale, ${high:,.2f} at maximum scale")
-    print(f"wrote {out}/ (resources.json, manifests/, helm/, summary.md)")
+    print(f"monthly estimate: ${month_low:,.0f} at minimum scale, ${month_high:,.0f} at maximum scale")
+    print(f"wrote {out}/ (resources.json, manifests/, helm/, summary.md, outputs.json, cost.json)")
     return 0

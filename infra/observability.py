@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 
 from components import GpuTelemetry, Logs, Monitoring
-from components.core import alerts
 from components.core.alertmanager import ReceiverSpec, alertmanager_config
 from components.core.labels import MONITORING_NAMESPACE
 from components.logs import loki_url
-from components.monitoring import alertmanager_yaml
+from components.monitoring import AlertThresholdsArgs, MonitoringArgs, alertmanager_yaml
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.monitoring import Receiver
@@ -49,26 +49,24 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
             receiver = getattr(m.alerting, severity)
             if receiver is not None:
                 receivers[severity] = _spec(receiver)
-    monitoring = Monitoring(
-        MONITORING_NAMESPACE,
-        {
-            "retention_days": m.prometheus.retention_days,
-            "volume_gib": m.prometheus.volume_gib,
-            "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
-            "storage_class_name": cloud.cluster.storage_class_name,
-            "grafana_admin_password": pulumi.Output.secret(m.grafana_admin_password.get_secret_value()),
-            "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
-            "thresholds": alerts.Thresholds(**m.thresholds.model_dump()),
-            **({"loki_url": loki_url(MONITORING_NAMESPACE)} if m.logs.enabled else {}),
-        },
-        cloud.on_cluster,
-    )
+    args: MonitoringArgs = {
+        "retention_days": m.prometheus.retention_days,
+        "volume_gib": m.prometheus.volume_gib,
+        "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
+        "storage_class_name": cloud.cluster.storage_class_name,
+        "grafana_admin_password": pulumi.Output.secret(m.grafana_admin_password.get_secret_value()),
+        "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
+        "thresholds": cast(AlertThresholdsArgs, m.thresholds.model_dump()),
+    }
+    if m.logs.enabled:
+        args["loki_url"] = loki_url(MONITORING_NAMESPACE)
+    monitoring = Monitoring(MONITORING_NAMESPACE, args, cloud.on_cluster)
     GpuTelemetry(
         "dcgm-exporter",
         {
             "namespace": monitoring.namespace,
             "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
-            "monitoring": monitoring.crds_ready,
+            "monitoring_release": monitoring.release_name,
         },
         cloud.on_cluster,
     )

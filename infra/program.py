@@ -9,6 +9,7 @@ import pulumi
 from infra.cloud import build_cloud
 from infra.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
 from infra.observability import build_observability
+from infra.outputs import export
 from infra.plan.stackfile import decode
 from infra.serving import build_serving
 from infra.workloads import build_workloads
@@ -50,27 +51,4 @@ def build(cfg: StackConfig, stack: str) -> None:
     workloads = build_workloads(cfg, cloud)
     serving = build_serving(cfg, cloud, workloads, observability)
 
-    pulumi.export("clusterName", cloud.cluster.cluster_name)
-    pulumi.export("clusterEndpoint", cloud.cluster.endpoint)
-    pulumi.export("kubeconfig", cloud.cluster.kubeconfig)
-    pulumi.export("vpcId", cloud.network.vpc_id)
-    pulumi.export("privateSubnetIds", cloud.network.private_subnet_ids)
-    pulumi.export(
-        "gpuPools",
-        {
-            pool_name: {"nodeGroupName": p.node_group_name, "placement": p.placement.as_output()}
-            for pool_name, p in cloud.pools.items()
-        },
-    )
-    pulumi.export("modelBucket", workloads.store.bucket_name)
-    pulumi.export("modelFileSystemId", workloads.store.file_system_id)
-    pulumi.export("tenantNamespaces", {name: t.namespace for name, t in workloads.tenants.items()})
-    pulumi.export(
-        "modelEndpoints",
-        {name: pulumi.Output.concat("https://", s.hostname) for name, s in serving.services.items()},
-    )
-    if serving.gateway is not None:
-        pulumi.export("accessLogBucket", serving.gateway.access_log_bucket)
-    if observability is not None:
-        pulumi.export("prometheusUrl", observability.monitoring.prometheus_url)
-        pulumi.export("grafanaService", observability.monitoring.grafana_service)
+    export(cfg, cloud, workloads, serving, observability)

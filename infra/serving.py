@@ -8,8 +8,13 @@ import pulumi
 
 from components import InferenceService, IngressGateway, Keda
 from components.core.sizing import startup_budget_seconds
-from components.core.vllm import ServeSettings
-from components.inference_service import AutoscalingArgs, CanaryArgs, InferenceServiceArgs
+from components.inference_service import (
+    AutoscalingArgs,
+    CanaryArgs,
+    InferenceServiceArgs,
+    ServeArgs,
+    resources_args,
+)
 from components.versions import VLLM_IMAGE
 from infra.cloud import Cloud
 from infra.config import StackConfig
@@ -21,6 +26,7 @@ from infra.workloads import Workloads
 
 @dataclass(frozen=True)
 class Serving:
+    keda: Keda | None
     gateway: IngressGateway | None
     services: dict[str, InferenceService]
 
@@ -29,7 +35,7 @@ def build_serving(
     cfg: StackConfig, cloud: Cloud, workloads: Workloads, observability: Observability | None
 ) -> Serving:
     if not cfg.models or cfg.ingress is None or observability is None:
-        return Serving(None, {})
+        return Serving(None, None, {})
     keda = Keda("keda", {"namespace": "keda"}, cloud.on_cluster)
     ingress = cfg.ingress
     gateway = IngressGateway(
@@ -56,7 +62,7 @@ def build_serving(
         )
         for name in cfg.models
     }
-    return Serving(gateway, services)
+    return Serving(keda, gateway, services)
 
 
 def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingArgs:
@@ -89,25 +95,27 @@ def _service_args(
     assert cfg.ingress is not None and cfg.monitoring is not None
     sizing = sizing_of(cfg, name)
     weights = workloads.weights[name]
-    placement = cloud.pools[model.pool].placement
-    serve = ServeSettings(
+    serve = ServeArgs(
         served_model_name=name,
         tensor_parallel_size=sizing.tensor_parallel_size,
         dtype=model.dtype,
-        quantization=None if model.quantization == "none" else model.quantization,
         max_model_len=model.max_model_len,
         gpu_memory_utilization=model.gpu_memory_utilization,
         max_num_seqs=model.max_num_seqs,
         prefix_caching=model.prefix_caching,
-        load_format=weights.load_format,
-        otlp_traces_endpoint=cfg.monitoring.otlp_traces_endpoint,
     )
+    if model.quantization != "none":
+        serve["quantization"] = model.quantization
+    if weights.load_format is not None:
+        serve["load_format"] = weights.load_format
+    if cfg.monitoring.otlp_traces_endpoint is not None:
+        serve["otlp_traces_endpoint"] = cfg.monitoring.otlp_traces_endpoint
     args = InferenceServiceArgs(
         namespace=workloads.tenants[model.tenant].namespace,
-        placement={"node_selector": placement.node_selector, "tolerations": placement.tolerations},
+        placement=cloud.pools[model.pool].placement,
         serve=serve,
         model_uri=weights.model_uri,
-        resources=resources_of(cfg, name),
+        resources=resources_args(resources_of(cfg, name)),
         startup_seconds=startup_budget_seconds(sizing.weight_bytes, model.weights),
         image=VLLM_IMAGE,
         service_account_name=weights.service_account_name,
@@ -117,14 +125,13 @@ def _service_args(
         surge=cfg.gpu_pools[model.pool].surge_headroom,
         autoscaling=_autoscaling(model, model.autoscaling),
         prometheus_url=observability.monitoring.prometheus_url,
-        monitoring=observability.monitoring.crds_ready,
+        monitoring_release=observability.monitoring.release_name,
         scrape_interval_seconds=cfg.monitoring.prometheus.scrape_interval_seconds,
-        keda=keda.crds_ready,
+        keda_release=keda.release_name,
         route={
             "gateway_name": gateway.gateway_name,
             "gateway_namespace": gateway.gateway_namespace,
             "hostname": f"{name}.{cfg.ingress.domain}",
-            "gateway": gateway.ready,
         },
     )
     if weights.claim_name is not None:

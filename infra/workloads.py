@@ -62,6 +62,9 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
     token = cfg.storage.hugging_face_token
     weights = {}
     for name, model in cfg.models.items():
+        hub, s3 = model.source.hugging_face, model.source.s3
+        source = hub or s3
+        assert source is not None  # config validation requires exactly one source
         args: ModelWeightsArgs = {
             "namespace": tenants[model.tenant].namespace,
             "cluster_name": cloud.cluster.cluster_name,
@@ -71,15 +74,12 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
             "kms_key_arn": store.kms_key_arn,
             "stream_from_s3": model.weights == "s3Stream",
             "storage_class_name": store.storage_class_name,
+            "revision": source.revision,
         }
-        hub, s3 = model.source.hugging_face, model.source.s3
         if hub is not None:
             args["hugging_face_repo"] = hub.repo
-            args["revision"] = hub.revision
             if token is not None:
                 args["hugging_face_token"] = pulumi.Output.secret(token.get_secret_value())
-        elif s3 is not None:
-            args["revision"] = s3.revision
         if model.canary is not None and model.canary.revision is not None:
             args["extra_revisions"] = [model.canary.revision]
         weights[name] = ModelWeights(name, args, cloud.on_both)

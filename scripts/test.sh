@@ -15,5 +15,6 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+.venv/bin/mypy examples/consumer/__main__.py
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

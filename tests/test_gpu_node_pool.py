@@ -44,19 +44,19 @@ def test_nodes_are_tainted_and_labelled_as_the_placement_says(built: tuple[Graph
     assert group["amiType"] == GPU_AMI_TYPE == "AL2023_x86_64_NVIDIA"
     assert group["taints"] == [{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}]
     # every toleration matches a taint the nodes carry, and the selector matches their labels
-    for toleration in pool.placement.tolerations:
+    for toleration in pool.gpu_placement.tolerations:
         assert {
             "key": toleration["key"],
             "value": toleration["value"],
             "effect": "NO_SCHEDULE" if toleration["effect"] == "NoSchedule" else toleration["effect"],
         } in group["taints"]
-    assert pool.placement.node_selector.items() <= group["labels"].items()
+    assert pool.gpu_placement.node_selector.items() <= group["labels"].items()
     assert group["labels"]["llm-platform.io/gpu-model"] == "l40s"
 
 
 def test_placement_describes_the_gpu_shape(built: tuple[Graph, GpuNodePool]) -> None:
     _, pool = built
-    p = pool.placement
+    p = pool.gpu_placement
     assert (p.pool, p.gpu_model, p.gpus_per_node, p.gpu_memory_mib) == ("l40s", "L40S", 4, 45_776)
     assert (p.vcpu_per_node, p.memory_gib_per_node) == (48, 384)
 
@@ -119,5 +119,13 @@ def test_node_role_holds_only_the_node_policies(built: tuple[Graph, GpuNodePool]
 def test_placement_is_a_component_output(built: tuple[Graph, GpuNodePool]) -> None:
     graph, pool = built
     outputs = graph.one("llmplatform:index:GpuNodePool").outputs
-    assert outputs["placement"] == pool.placement.as_output()
+    p = pool.gpu_placement
+    assert outputs["placement"] == {
+        "pool": "l40s",
+        "node_selector": p.node_selector,
+        "tolerations": p.tolerations,
+        "gpu_model": "L40S",
+        "gpus_per_node": 4,
+        "gpu_memory_mib": 45_776,
+    }
     assert outputs["placement"]["tolerations"][0]["key"] == GPU_TAINT_KEY

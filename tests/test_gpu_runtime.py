@@ -38,7 +38,7 @@ def test_device_plugin_schedules_on_every_gpu_pool_and_not_on_system_nodes(run_p
                 {"cluster_name": "c", "subnet_ids": ["subnet-0a"], "instance_types": types, "max_size": 1},
                 aws_opts,
             )
-            placements.append(pool.placement)
+            placements.append(pool.gpu_placement)
         GpuRuntime("gpu-runtime", {"namespace": "gpu-runtime"}, on_k8s())
 
     graph = run_pulumi(program)

@@ -12,13 +12,17 @@ from components import InferenceService
 from components.core import labels, metrics
 from components.core.placement import gpu_placement
 from components.core.sizing import pod_resources
-from components.core.vllm import ServeSettings
-from components.inference_service import PRE_STOP_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
+from components.inference_service import PRE_STOP_SECONDS, SHUTDOWN_TIMEOUT_SECONDS, resources_args
 from tests.conftest import RunPulumi
 from tests.graph import Graph, props
 
 PLACEMENT = gpu_placement("l40s", ["g6e.12xlarge"])
 SECRET_KEY = "sk-not-a-real-key-0123456789"
+
+
+def name_of(ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
+    """A release-name stand-in: an output that resolves after `ns`, as Keda.release_name does."""
+    return ns.metadata.apply(lambda m: str(m["name"]))
 
 
 def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
@@ -29,9 +33,9 @@ def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
         args: dict[str, Any] = {
             "namespace": "team-a",
             "placement": {"node_selector": PLACEMENT.node_selector, "tolerations": PLACEMENT.tolerations},
-            "serve": ServeSettings(served_model_name="llama", tensor_parallel_size=2, max_model_len=32768),
+            "serve": {"served_model_name": "llama", "tensor_parallel_size": 2, "max_model_len": 32768},
             "model_uri": "/models/rev1",
-            "resources": pod_resources(2, 4, 48, 384),
+            "resources": resources_args(pod_resources(2, 4, 48, 384)),
             "startup_seconds": 900,
             "service_account_name": "llama-model",
             "claim_name": "llama-weights",
@@ -44,12 +48,11 @@ def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
                 "fallback_replicas": 2,
             },
             "prometheus_url": metrics.PROMETHEUS_URL,
-            "keda": keda,
+            "keda_release": name_of(keda),
             "route": {
-                "gateway_name": "edge",
+                "gateway_name": gateway.metadata.apply(lambda _: "edge"),
                 "gateway_namespace": "gateway",
                 "hostname": "llama.llm.example.com",
-                "gateway": gateway,
             },
             **overrides,
         }
@@ -271,27 +274,26 @@ def test_pod_monitor_scrapes_every_track_and_tracing_is_handed_to_vllm(run_pulum
             {
                 "namespace": "team-a",
                 "placement": {"node_selector": PLACEMENT.node_selector, "tolerations": PLACEMENT.tolerations},
-                "serve": ServeSettings(
-                    served_model_name="llama",
-                    tensor_parallel_size=1,
-                    otlp_traces_endpoint="http://otel.monitoring:4317",
-                ),
+                "serve": {
+                    "served_model_name": "llama",
+                    "tensor_parallel_size": 1,
+                    "otlp_traces_endpoint": "http://otel.monitoring:4317",
+                },
                 "model_uri": "/models/rev1",
-                "resources": pod_resources(1, 4, 48, 384),
+                "resources": resources_args(pod_resources(1, 4, 48, 384)),
                 "startup_seconds": 600,
                 "service_account_name": "llama-model",
                 "weights_ready": "ready",
                 "api_key": SECRET_KEY,
                 "autoscaling": {"min_replicas": 1, "max_replicas": 2},
                 "prometheus_url": metrics.PROMETHEUS_URL,
-                "keda": keda,
-                "monitoring": crds,
+                "keda_release": name_of(keda),
+                "monitoring_release": name_of(crds),
                 "scrape_interval_seconds": 30,
                 "route": {
                     "gateway_name": "edge",
                     "gateway_namespace": "gateway",
                     "hostname": "h",
-                    "gateway": keda,
                 },
             },
             k8s_opts,

@@ -151,7 +151,7 @@ def test_gateway_accepts_routes_from_tenant_namespaces_only(graph: Graph) -> Non
 
 def test_keda_is_the_pinned_chart_on_system_nodes(run_pulumi: RunPulumi) -> None:
     def program() -> None:
-        Keda("keda", None, pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="{}")]))
+        Keda("keda", {}, pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="{}")]))
 
     g = run_pulumi(program)
     release = props(g.one("helm.sh/v3:Release"))

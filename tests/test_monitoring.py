@@ -35,7 +35,7 @@ def build_monitoring(run_pulumi: RunPulumi) -> Graph:
                 "storage_class_name": "llm-gp3",
                 "grafana_admin_password": PASSWORD,
                 "alertmanager_config": ROUTING,
-                "thresholds": alerts.Thresholds(queue_depth=20),
+                "thresholds": {"queue_depth": 20},
             },
             k8s_opts,
         )
@@ -44,7 +44,7 @@ def build_monitoring(run_pulumi: RunPulumi) -> Graph:
             {
                 "namespace": monitoring.namespace,
                 "scrape_interval_seconds": 10,
-                "monitoring": monitoring.crds_ready,
+                "monitoring_release": monitoring.release_name,
             },
             k8s_opts,
         )

@@ -79,11 +79,15 @@ def test_dev_is_small_spot_from_zero_and_prod_is_on_demand_and_protected(
 
 def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_name: str) -> None:
     outputs = stack_graph.outputs
-    assert outputs["clusterName"] == f"llm-platform-{stack_name}"
-    assert outputs["clusterEndpoint"].startswith("https://")
+    assert outputs["cluster"]["name"] == f"llm-platform-{stack_name}"
+    assert outputs["cluster"]["endpoint"].startswith("https://")
     assert outputs["kubeconfig"] == "[secret]"
-    for pool in outputs["gpuPools"].values():
+    labels = {g.name: props(g)["labels"] for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")}
+    for name, pool in outputs["gpuPools"].items():
         assert pool["placement"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+        assert (
+            pool["placement"]["nodeSelector"].items() <= labels[f"llm-platform-{stack_name}-{name}"].items()
+        )
 
 
 def test_every_gpu_pod_selects_a_pool_and_tolerates_its_taint(stack_graph: Graph) -> None:

@@ -24,9 +24,6 @@ from components import (
     Network,
     Tenant,
 )
-from components.core.placement import gpu_placement
-from components.core.sizing import pod_resources
-from components.core.vllm import ServeSettings
 from infra.plan.mocks import Registration
 from tests.conftest import RunPulumi
 from tests.graph import on_aws, on_k8s
@@ -75,7 +72,7 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 aws_opts,
             )
-            GpuNodePool(
+            pool = GpuNodePool(
                 f"eks-{n}-gpu",
                 {
                     "cluster_name": cluster.cluster_name,
@@ -85,7 +82,7 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 aws_opts,
             )
-            GpuRuntime(f"gpu-runtime-{n}", None, k8s_opts)
+            GpuRuntime(f"gpu-runtime-{n}", {}, k8s_opts)
             store = ModelStore(
                 f"eks-{n}",
                 {
@@ -125,7 +122,7 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 both,
             )
-            keda = Keda(f"keda-{n}", None, k8s_opts)
+            keda = Keda(f"keda-{n}", {}, k8s_opts)
             gateway = IngressGateway(
                 f"edge-{n}",
                 {
@@ -138,31 +135,28 @@ def test_each_component_twice_collides_nowhere(run_pulumi: RunPulumi) -> None:
                 },
                 both,
             )
-            placement = gpu_placement("gpu", ["g6.xlarge"])
+            claim = weights.claim_name
+            assert claim is not None
             InferenceService(
                 f"model-{n}",
                 {
                     "namespace": tenant.namespace,
-                    "placement": {
-                        "node_selector": placement.node_selector,
-                        "tolerations": placement.tolerations,
-                    },
-                    "serve": ServeSettings(served_model_name=f"model-{n}", tensor_parallel_size=1),
+                    "placement": pool.placement,
+                    "serve": {"served_model_name": f"model-{n}", "tensor_parallel_size": 1},
                     "model_uri": weights.model_uri,
-                    "resources": pod_resources(1, 1, 4, 16),
+                    "resources": {"cpu_millicores": 3000, "memory_mib": 12288, "shm_mib": 2048},
                     "startup_seconds": 600,
                     "service_account_name": weights.service_account_name,
-                    "claim_name": weights.claim_name,
+                    "claim_name": claim,
                     "weights_ready": weights.ready,
                     "api_key": "k",
                     "autoscaling": {"min_replicas": 1, "max_replicas": 1},
                     "prometheus_url": "http://prometheus:9090",
-                    "keda": keda.crds_ready,
+                    "keda_release": keda.release_name,
                     "route": {
                         "gateway_name": gateway.gateway_name,
                         "gateway_namespace": gateway.gateway_namespace,
                         "hostname": f"model-{n}.{n}.example.com",
-                        "gateway": gateway.ready,
                     },
                 },
                 k8s_opts,

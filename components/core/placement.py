@@ -8,7 +8,6 @@ two cannot drift apart, which is the classic cause of GPU pods stuck Pending.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from components.core import gpu_catalog
 
@@ -45,17 +44,6 @@ class Placement:
             {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
             for t in self.taints
         ]
-
-    def as_output(self) -> dict[str, Any]:
-        """The placement as plain data, for stack outputs and other languages."""
-        return {
-            "pool": self.pool,
-            "nodeSelector": self.node_selector,
-            "tolerations": self.tolerations,
-            "gpuModel": self.gpu_model,
-            "gpusPerNode": self.gpus_per_node,
-            "gpuMemoryMiB": self.gpu_memory_mib,
-        }
 
 
 def gpu_placement(pool: str, instance_types: list[str]) -> Placement:

@@ -18,6 +18,8 @@ from typing import Any
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 
+from infra.plan.secrets import REDACTED
+
 DEFAULT_ACCOUNT = "123456789012"
 
 
@@ -114,9 +116,16 @@ def _fake_ca(seed: str) -> str:
 class PlatformMocks(mocks.Mocks):
     """Answers resource registrations and invokes like AWS and Kubernetes would."""
 
-    def __init__(self, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        account: str = DEFAULT_ACCOUNT,
+        stack_references: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.region = region
         self.account = account
+        self.stack_references = stack_references or {}
+        """Outputs of the stacks a program reads with StackReference, by stack name."""
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token = args.token
@@ -138,11 +147,20 @@ class PlatformMocks(mocks.Mocks):
         raise NotImplementedError(f"the offline plan has no answer for invoke {token}")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(str(args.inputs.get("name", args.name)))
         seed = f"{args.typ}::{args.name}"
         state = dict(args.inputs)
         resource_id, computed = self._computed(args.typ, args.name, seed, state)
         state.update(computed)
         return resource_id, state
+
+    def _stack_reference(self, stack: str) -> tuple[str, dict[str, Any]]:
+        if stack not in self.stack_references:
+            raise NotImplementedError(f"the offline plan has no outputs of stack {stack}")
+        outputs = self.stack_references[stack]
+        secret = sorted(key for key, value in outputs.items() if value == REDACTED)
+        return stack, {"name": stack, "outputs": outputs, "secretOutputNames": secret}
 
     def _arn(self, service: str, resource: str, region: bool = True) -> str:
         return f"arn:aws:{service}:{self.region if region else ''}:{self.account}:{resource}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks, set_all_config
-from pulumi.runtime.settings import ROOT, get_root_resource
+from pulumi.runtime.settings import ROOT, SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -37,6 +37,9 @@ def run_program(
     set_all_config(dict(config), sorted(secret_keys))
     ROOT.set(None)  # a fresh stack resource for every run, as in a fresh process
     mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    # The mock settings keep the previous run's set of pending outputs; a failed run leaves
+    # its failures there, and the next run would wait on them and fail with them.
+    SETTINGS.outputs.clear()
     outputs: dict[str, Any] = {}
 
     async def collect_outputs() -> None:
@@ -54,3 +57,4 @@ def run_program(
     # so two plans of the same config are byte-for-byte equal.
     ordered = sorted(monitor.registrations.values(), key=lambda r: r.urn)
     return ProgramRun(registrations=ordered, stack_outputs=outputs)
+

@@ -1,12 +1,25 @@
-"""summary.md of an offline plan: component tree, capacity and hourly cost."""
+"""summary.md of an offline plan: component tree, capacity, and cost per hour and per month."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from components.core.costs import NodePoolShape, hourly_costs, total
+from components.core.costs import (
+    EXCLUDED,
+    HOURS_PER_MONTH,
+    CostLine,
+    Extras,
+    NodePoolShape,
+    Volume,
+    cost_lines,
+    monthly_total,
+    total,
+)
 from components.core.placement import gpu_placement
 from components.core.sizing import GIB
+from components.gpu_node_pool import ROOT_VOLUME_IOPS, ROOT_VOLUME_MIBPS
+from components.logs import LOKI_VOLUME_GIB
+from components.monitoring import ALERTMANAGER_VOLUME_GIB
 from infra.config import StackConfig
 from infra.config.derived import capacity_inputs, sizing_of
 from infra.plan.mocks import Registration
@@ -15,12 +28,45 @@ from infra.plan.mocks import Registration
 def node_pools(cfg: StackConfig) -> list[NodePoolShape]:
     system = cfg.cluster.system_nodes
     return [
-        NodePoolShape("system", tuple(system.instance_types), system.min_size, system.max_size),
+        NodePoolShape(
+            "system",
+            tuple(system.instance_types),
+            system.min_size,
+            system.max_size,
+            root_volume=Volume(system.disk_size_gib),
+        ),
         *(
-            NodePoolShape(name, tuple(p.instance_types), p.min_size, p.max_size, p.capacity_type == "spot")
+            NodePoolShape(
+                name,
+                tuple(p.instance_types),
+                p.min_size,
+                p.max_size,
+                p.capacity_type == "spot",
+                Volume(p.root_volume_gib, ROOT_VOLUME_IOPS, ROOT_VOLUME_MIBPS),
+            )
             for name, p in cfg.gpu_pools.items()
         ),
     ]
+
+
+def extras(cfg: StackConfig) -> Extras:
+    volumes: list[tuple[str, Volume]] = []
+    if cfg.monitoring is not None:
+        volumes.append(("Prometheus volume", Volume(cfg.monitoring.prometheus.volume_gib)))
+        volumes.append(("Alertmanager volume", Volume(ALERTMANAGER_VOLUME_GIB)))
+        if cfg.monitoring.logs.enabled:
+            volumes.append(("Loki volume", Volume(LOKI_VOLUME_GIB)))
+    serving = bool(cfg.models) and cfg.ingress is not None and cfg.monitoring is not None
+    return Extras(
+        nat_gateways=nat_gateway_count(cfg),
+        load_balancers=1 if serving else 0,
+        waf_rules=1 if serving else 0,  # the gateway's rate limit per client address
+        volumes=tuple(volumes),
+    )
+
+
+def stack_costs(cfg: StackConfig) -> list[CostLine]:
+    return cost_lines(node_pools(cfg), extras(cfg))
 
 
 def nat_gateway_count(cfg: StackConfig) -> int:
@@ -48,6 +94,8 @@ def render_summary(cfg: StackConfig, stack: str, registrations: list[Registratio
     lines += _model_table(cfg)
     lines += ["", f"## Hourly cost (on-demand prices, {cfg.aws.region})", ""]
     lines += _cost_table(cfg)
+    lines += ["", f"## Monthly estimate ({HOURS_PER_MONTH} hours, on-demand prices, {cfg.aws.region})", ""]
+    lines += _monthly_table(cfg)
     return "\n".join(lines) + "\n"
 
 
@@ -144,7 +192,7 @@ def _model_table(cfg: StackConfig) -> list[str]:
 
 
 def _cost_table(cfg: StackConfig) -> list[str]:
-    lines = hourly_costs(node_pools(cfg), nat_gateway_count(cfg))
+    lines = [line for line in stack_costs(cfg) if line.hourly_max]
     rows = ["| item | at minimum scale | at maximum scale | note |", "|---|---|---|---|"]
     rows += [
         f"| {line.item} | ${line.hourly_min:,.2f}/h | ${line.hourly_max:,.2f}/h | {line.note} |"
@@ -152,4 +200,14 @@ def _cost_table(cfg: StackConfig) -> list[str]:
     ]
     low, high = total(lines)
     rows.append(f"| **total** | **${low:,.2f}/h** | **${high:,.2f}/h** | |")
+    return rows
+
+
+def _monthly_table(cfg: StackConfig) -> list[str]:
+    lines = stack_costs(cfg)
+    rows = ["| item | at minimum scale | at maximum scale |", "|---|---|---|"]
+    rows += [f"| {line.item} | ${line.monthly_min:,.0f} | ${line.monthly_max:,.0f} |" for line in lines]
+    low, high = monthly_total(lines)
+    rows.append(f"| **total** | **${low:,.0f}/month** | **${high:,.0f}/month** |")
+    rows += ["", f"Not included: {EXCLUDED}."]
     return rows

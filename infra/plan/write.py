@@ -1,4 +1,5 @@
-"""Write an offline plan to disk in the layout DESIGN.md fixes (resources.json, manifests/, helm/, summary.md)."""
+"""Write an offline plan to disk in the layout DESIGN.md fixes (resources.json, manifests/, helm/,
+summary.md), with the stack's outputs (outputs.json) and cost (cost.json) beside it."""
 
 from __future__ import annotations
 
@@ -62,7 +63,13 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     return "-".join(parts) + ".yaml"
 
 
-def write_plan(out: Path, registrations: list[Registration], summary: str) -> None:
+def write_plan(
+    out: Path,
+    registrations: list[Registration],
+    summary: str,
+    outputs: dict[str, Any],
+    cost: dict[str, Any],
+) -> None:
     """Write into a sibling temp dir first, so a failed write never leaves half a plan."""
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -84,6 +91,8 @@ def write_plan(out: Path, registrations: list[Registration], summary: str) -> No
             values = plain(redact(r.props.get("values", {})))
             (staging / "helm" / f"{release}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
     (staging / "summary.md").write_text(summary)
+    (staging / "outputs.json").write_text(json.dumps(plain(outputs), indent=2) + "\n")
+    (staging / "cost.json").write_text(json.dumps(cost, indent=2) + "\n")
 
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
