@@ -57,4 +57,3 @@ def run_program(
     # so two plans of the same config are byte-for-byte equal.
     ordered = sorted(monitor.registrations.values(), key=lambda r: r.urn)
     return ProgramRun(registrations=ordered, stack_outputs=outputs)
-
