@@ -9,6 +9,13 @@ from components import _aws
 from components.core import iam
 
 INCOMPLETE_UPLOAD_DAYS = 7  # multipart uploads of a crashed sync job cost storage until aborted
+# Tag on the buckets that must use SSE-S3 rather than KMS, with the reason (the policy pack
+# accepts SSE-S3 only where it is set).
+SSE_S3_TAG = "llm-platform.io/sse-s3"
+
+
+def sse_s3_tags(reason: str) -> dict[str, str]:
+    return {SSE_S3_TAG: reason}
 
 
 def harden(
@@ -101,6 +108,7 @@ def access_log_bucket(
     logs = aws.s3.Bucket(
         name,
         force_destroy=force_destroy,
+        tags=sse_s3_tags("S3 server access logging cannot write to SSE-KMS buckets"),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
     )
     policy = pulumi.Output.all(logs.arn, source.arn, _aws.account_id(parent)).apply(

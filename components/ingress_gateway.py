@@ -226,6 +226,7 @@ class IngressGateway(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-alb-logs",
             force_destroy=args.get("force_destroy", False),
+            tags=_buckets.sse_s3_tags("ALB access log delivery supports only SSE-S3"),
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
         elb_account = ELB_LOG_ACCOUNTS.get(args["region"])

@@ -23,6 +23,18 @@ ensure_project_venv() {
   fi
 }
 
+ensure_policy_venv() {
+  # The policy pack pins protobuf and grpcio differently from the project: its own .venv.
+  local stamp="$ROOT/policy/.venv/.installed-$(cat "$ROOT/policy/requirements.txt" | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "== installing the policy pack's requirements into policy/.venv"
+    "$PYTHON" -m venv "$ROOT/policy/.venv"
+    quiet_pip "$ROOT/policy/.venv/bin/pip" install -r "$ROOT/policy/requirements.txt"
+    rm -f "$ROOT"/policy/.venv/.installed-*
+    touch "$stamp"
+  fi
+}
+
 ensure_debian_tools() {
   # promtool checks and tests the alert rules and dashboard queries; amtool the alert routing.
   if command -v promtool >/dev/null && command -v amtool >/dev/null; then

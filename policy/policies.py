@@ -1,0 +1,345 @@
+"""The platform's invariants as Pulumi policies, for any stack that uses the components.
+
+Each policy reads resources as the engine sees them (input properties, camelCase),
+so it judges `pulumi preview --policy-pack policy` of this project and of stacks
+that import the components alike. Values a preview does not know yet (outputs of
+resources still to be created) are skipped, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+POOL_LABEL = "llm-platform.io/pool"
+VLLM_IMAGE = re.compile(r"(^|/)vllm/vllm-openai[:@]")
+API_KEY_ENV = "VLLM_API_KEY"
+
+# kind -> where the pod spec sits in the object
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+FILE_SYSTEM = "aws:efs/fileSystem:FileSystem"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+KMS_ALGORITHMS = {"aws:kms", "aws:kms:dsse"}
+SSE_S3_TAG = "llm-platform.io/sse-s3"  # components/_buckets.py sets it where AWS requires SSE-S3
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_SPEC_PATHS.get(resource_type)
+    if path is None:
+        return None
+    node: Any = props
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, Mapping) else None
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, Mapping):
+                yield c
+
+
+def requests_gpus(spec: Mapping[str, Any]) -> bool:
+    for c in containers(spec):
+        resources = c.get("resources") or {}
+        for section in ("limits", "requests"):
+            amount = (resources.get(section) or {}).get(GPU_RESOURCE)
+            if amount not in (None, 0, "0"):
+                return True
+    return False
+
+
+# --- no `latest` images ------------------------------------------------------------------
+
+
+def image_problem(image: Any) -> str | None:
+    """Why an image reference is not pinned, or None (unknown values are not judged)."""
+    if not isinstance(image, str) or not image:
+        return None
+    if "@sha256:" in image:
+        return None
+    name = image.rsplit("/", 1)[-1]
+    if ":" not in name:
+        return f"image {image} has no tag, so it means :latest"
+    if name.rsplit(":", 1)[1] == "latest":
+        return f"image {image} is :latest"
+    return None
+
+
+def _images_in_values(values: Any) -> Iterator[tuple[str, Any]]:
+    """(where, value) of every image or tag a Helm release's values set."""
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            if (key == "image" and isinstance(value, str)) or (key == "tag" and isinstance(value, str)):
+                yield key, value
+            else:
+                for where, found in _images_in_values(value):
+                    yield f"{key}.{where}", found
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            for where, found in _images_in_values(item):
+                yield f"[{i}].{where}", found
+
+
+def validate_no_latest_images(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is not None:
+        for c in containers(spec):
+            problem = image_problem(c.get("image"))
+            if problem is not None:
+                report_violation(f"container {c.get('name')}: {problem}; pin a release tag or digest", None)
+    if args.resource_type == HELM_RELEASE:
+        for where, value in _images_in_values(args.props.get("values")):
+            if where.endswith("tag") and value == "latest":
+                report_violation(
+                    f"values.{where} is latest; pin the chart's image tag or leave the chart's own", None
+                )
+            elif where.endswith("image"):
+                problem = image_problem(value)
+                if problem is not None:
+                    report_violation(f"values.{where}: {problem}", None)
+
+
+# --- GPU workloads go to a GPU pool ------------------------------------------------------------
+
+
+def _selects_a_pool(spec: Mapping[str, Any]) -> bool:
+    if POOL_LABEL in (spec.get("nodeSelector") or {}):
+        return True
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = affinity.get("nodeSelectorTerms") or []
+    return bool(terms) and all(
+        any(e.get("key") == POOL_LABEL for e in term.get("matchExpressions") or []) for term in terms
+    )
+
+
+def _tolerates_gpu_taint(spec: Mapping[str, Any]) -> bool:
+    for t in spec.get("tolerations") or []:
+        key_ok = t.get("key") == GPU_TAINT_KEY or (
+            t.get("key") in (None, "") and t.get("operator") == "Exists"
+        )
+        effect_ok = t.get("effect") in (None, "", "NoSchedule")
+        if key_ok and effect_ok:
+            return True
+    return False
+
+
+def validate_gpu_workloads_target_a_pool(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None or not requests_gpus(spec):
+        return
+    if not _selects_a_pool(spec):
+        report_violation(
+            f"requests {GPU_RESOURCE} but selects no GPU pool: set nodeSelector {POOL_LABEL} "
+            "from GpuNodePool.placement",
+            None,
+        )
+    if not _tolerates_gpu_taint(spec):
+        report_violation(
+            f"requests {GPU_RESOURCE} but does not tolerate the {GPU_TAINT_KEY} NoSchedule taint of GPU "
+            "nodes: it would stay Pending; use GpuNodePool.placement's tolerations",
+            None,
+        )
+
+
+# --- namespaces running GPU workloads have a GPU quota -----------------------------------------
+
+
+def _namespace(props: Mapping[str, Any]) -> Any:
+    return (props.get("metadata") or {}).get("namespace")
+
+
+def validate_gpu_namespaces_have_quota(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    capped: set[str] = set()
+    for r in args.resources:
+        if r.resource_type == RESOURCE_QUOTA:
+            hard = (r.props.get("spec") or {}).get("hard") or {}
+            if f"requests.{GPU_RESOURCE}" in hard and isinstance(_namespace(r.props), str):
+                capped.add(_namespace(r.props))
+    for r in args.resources:
+        spec = pod_spec(r.resource_type, r.props)
+        namespace = _namespace(r.props)
+        if spec is None or not requests_gpus(spec) or not isinstance(namespace, str):
+            continue
+        if namespace not in capped:
+            report_violation(
+                f"{r.name} requests GPUs in namespace {namespace}, which has no ResourceQuota on "
+                f"requests.{GPU_RESOURCE}: create it with the Tenant component",
+                r.urn,
+            )
+
+
+# --- buckets and file systems encrypted and private ----------------------------------------------
+
+
+def _depends_on(r: PolicyResource, target: PolicyResource) -> bool:
+    return any(d.urn == target.urn for d in r.dependencies)
+
+
+def validate_storage_encrypted_and_private(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    by_type: dict[str, list[PolicyResource]] = {}
+    for r in args.resources:
+        by_type.setdefault(r.resource_type, []).append(r)
+    for bucket in by_type.get(BUCKET, []):
+        encryption = [e for e in by_type.get(BUCKET_ENCRYPTION, []) if _depends_on(e, bucket)]
+        algorithms = {a for e in encryption for a in _algorithms(e.props)}
+        sse_s3_reason = (bucket.props.get("tags") or {}).get(SSE_S3_TAG)
+        if not algorithms & KMS_ALGORITHMS and not ("AES256" in algorithms and sse_s3_reason):
+            report_violation(
+                f"bucket {bucket.name} has no default encryption with KMS (aws:kms or aws:kms:dsse); "
+                f"SSE-S3 is accepted only with a {SSE_S3_TAG} tag saying why",
+                bucket.urn,
+            )
+        blocks = [b for b in by_type.get(BUCKET_PUBLIC_ACCESS_BLOCK, []) if _depends_on(b, bucket)]
+        if not any(_blocks_all(b.props) for b in blocks):
+            report_violation(
+                f"bucket {bucket.name} has no public access block with all four settings true",
+                bucket.urn,
+            )
+    for fs in by_type.get(FILE_SYSTEM, []):
+        if fs.props.get("encrypted") is not True or not fs.props.get("kmsKeyId"):
+            report_violation(f"file system {fs.name} is not encrypted with a KMS key", fs.urn)
+
+
+def _algorithms(props: Mapping[str, Any]) -> set[str]:
+    rules = props.get("rules") or []
+    return {str((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")) for rule in rules}
+
+
+def _blocks_all(props: Mapping[str, Any]) -> bool:
+    return all(
+        props.get(k) is True
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+
+
+# --- IMDSv2 on launch templates --------------------------------------------------------------------
+
+
+def validate_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != LAUNCH_TEMPLATE:
+        return
+    options = args.props.get("metadataOptions") or {}
+    if options.get("httpTokens") != "required":
+        report_violation("metadataOptions.httpTokens must be required (IMDSv2 only)", None)
+    if options.get("httpPutResponseHopLimit") not in (1, 1.0):
+        report_violation(
+            "metadataOptions.httpPutResponseHopLimit must be 1: pods must not reach the node role "
+            "through the instance metadata service",
+            None,
+        )
+
+
+# --- an API key on every inference service ----------------------------------------------------------
+
+
+def validate_inference_api_key(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    for c in containers(spec):
+        image = c.get("image")
+        if not isinstance(image, str) or not VLLM_IMAGE.search(image) or not _serves(c):
+            continue
+        arguments = [a for a in c.get("args") or [] if isinstance(a, str)]
+        env = {e.get("name"): e for e in c.get("env") or [] if isinstance(e, Mapping)}
+        key = env.get(API_KEY_ENV)
+        from_secret = key is not None and "secretKeyRef" in (key.get("valueFrom") or {})
+        if "--api-key" not in arguments and not from_secret:
+            report_violation(
+                f"container {c.get('name')} serves vLLM without an API key: anyone who reaches it can "
+                "use the GPUs; InferenceService sets --api-key from a Secret",
+                None,
+            )
+        elif key is not None and "value" in key:
+            report_violation(
+                f"container {c.get('name')}: {API_KEY_ENV} is a literal; read it from a Secret", None
+            )
+
+
+def _serves(c: Mapping[str, Any]) -> bool:
+    """The image's entrypoint is `vllm serve`: a container serves unless its command replaces
+    it with something else (the weights sync runs python in the same image)."""
+    command = [a for a in c.get("command") or [] if isinstance(a, str)]
+    return not command or "serve" in command
+
+
+def _resource(name: str, description: str, validate: Callable[..., None]) -> ResourceValidationPolicy:
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY
+    )
+
+
+def _stack(name: str, description: str, validate: Callable[..., None]) -> StackValidationPolicy:
+    return StackValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY
+    )
+
+
+POLICIES = [
+    _resource(
+        "no-latest-images",
+        "Every container image and Helm image value is pinned to a tag other than latest, or to a digest.",
+        validate_no_latest_images,
+    ),
+    _resource(
+        "gpu-workloads-target-a-gpu-pool",
+        "Pods that request nvidia.com/gpu select a GPU pool by its label and tolerate the GPU taint.",
+        validate_gpu_workloads_target_a_pool,
+    ),
+    _stack(
+        "gpu-namespaces-have-a-gpu-quota",
+        "Every namespace running GPU workloads has a ResourceQuota on requests.nvidia.com/gpu.",
+        validate_gpu_namespaces_have_quota,
+    ),
+    _stack(
+        "storage-encrypted-and-private",
+        "S3 buckets have KMS default encryption and a full public access block; EFS is KMS-encrypted.",
+        validate_storage_encrypted_and_private,
+    ),
+    _resource(
+        "launch-templates-require-imdsv2",
+        "Launch templates require IMDSv2 tokens with a hop limit of 1.",
+        validate_imdsv2,
+    ),
+    _resource(
+        "inference-services-have-an-api-key",
+        "Every vLLM container takes an API key from a Secret.",
+        validate_inference_api_key,
+    ),
+]

@@ -1,0 +1,208 @@
+"""Each policy passes every resource of this project's dev and prod plans, and catches the
+violation it exists for in a resource of those plans changed the way a careless stack would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import resource_args, stack_args
+from policies import POLICIES
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+
+Plan = Callable[[str], list[dict[str, Any]]]
+BY_NAME = {p.name: p for p in POLICIES}
+
+
+def violations(policy_name: str, records: list[dict[str, Any]]) -> list[str]:
+    policy = BY_NAME[policy_name]
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    if isinstance(policy, ResourceValidationPolicy):
+        for record in records:
+            policy.validate(resource_args(record), report)
+    else:
+        assert isinstance(policy, StackValidationPolicy)
+        policy.validate(stack_args(records), report)
+    return found
+
+
+def one(records: list[dict[str, Any]], type_: str, name: str | None = None) -> dict[str, Any]:
+    found = [r for r in records if r["type"] == type_ and (name is None or r["name"] == name)]
+    assert found, (type_, name)
+    return found[0]
+
+
+def vllm(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(
+        r
+        for r in records
+        if r["type"] == "kubernetes:apps/v1:Deployment"
+        and r["props"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith("vllm/")
+    )
+
+
+def container(record: dict[str, Any]) -> dict[str, Any]:
+    return record["props"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_the_pack_has_every_invariant_and_blocks_on_each() -> None:
+    assert set(BY_NAME) == {
+        "no-latest-images",
+        "gpu-workloads-target-a-gpu-pool",
+        "gpu-namespaces-have-a-gpu-quota",
+        "storage-encrypted-and-private",
+        "launch-templates-require-imdsv2",
+        "inference-services-have-an-api-key",
+    }
+    assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("policy", sorted(BY_NAME))
+def test_the_platform_passes(plan: Plan, stack: str, policy: str) -> None:
+    assert violations(policy, plan(stack)) == []
+
+
+# --- no latest images -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("image", ["vllm/vllm-openai:latest", "vllm/vllm-openai", "registry:5000/team/vllm"])
+def test_an_unpinned_vllm_image_is_caught(plan: Plan, image: str) -> None:
+    records = plan("prod")
+    container(vllm(records))["image"] = image
+    assert len(violations("no-latest-images", records)) == 1
+
+
+def test_a_digest_or_a_registry_port_is_not_mistaken_for_latest(plan: Plan) -> None:
+    records = plan("prod")
+    container(vllm(records))["image"] = "registry:5000/vllm/vllm-openai@sha256:" + "a" * 64
+    assert violations("no-latest-images", records) == []
+
+
+def test_a_helm_value_of_latest_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    release = one(records, "kubernetes:helm.sh/v3:Release", "keda")
+    release["props"]["values"]["image"] = {"keda": {"tag": "latest"}}
+    assert violations("no-latest-images", records) == [
+        "values.image.keda.tag is latest; pin the chart's image tag or leave the chart's own"
+    ]
+
+
+# --- GPU workloads on GPU pools ----------------------------------------------------------------
+
+
+def test_a_gpu_pod_without_the_pool_selector_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    vllm(records)["props"]["spec"]["template"]["spec"]["nodeSelector"] = {}
+    (message,) = violations("gpu-workloads-target-a-gpu-pool", records)
+    assert "selects no GPU pool" in message
+
+
+def test_a_gpu_pod_that_does_not_tolerate_the_taint_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    vllm(records)["props"]["spec"]["template"]["spec"]["tolerations"] = []
+    (message,) = violations("gpu-workloads-target-a-gpu-pool", records)
+    assert "would stay Pending" in message
+
+
+def test_pods_without_gpus_may_go_anywhere(plan: Plan) -> None:
+    records = plan("prod")
+    deployment = vllm(records)
+    spec = deployment["props"]["spec"]["template"]["spec"]
+    spec["nodeSelector"], spec["tolerations"] = {}, []
+    for section in ("limits", "requests"):
+        del container(deployment)["resources"][section]["nvidia.com/gpu"]
+    assert violations("gpu-workloads-target-a-gpu-pool", records) == []
+
+
+# --- GPU quota per namespace -----------------------------------------------------------------------
+
+
+def test_a_gpu_namespace_without_a_gpu_quota_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    namespace = vllm(records)["props"]["metadata"]["namespace"]
+    quota = next(
+        r
+        for r in records
+        if r["type"] == "kubernetes:core/v1:ResourceQuota"
+        and r["props"]["metadata"]["namespace"] == namespace
+    )
+    del quota["props"]["spec"]["hard"]["requests.nvidia.com/gpu"]
+    found = violations("gpu-namespaces-have-a-gpu-quota", records)
+    assert found and all(f"namespace {namespace}," in m for m in found)
+
+
+# --- storage -----------------------------------------------------------------------------------------
+
+
+def test_a_bucket_without_kms_encryption_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    encryption = next(
+        r
+        for r in records
+        if r["type"].endswith("BucketServerSideEncryptionConfiguration") and "models" in r["name"]
+    )
+    encryption["props"]["rules"][0]["applyServerSideEncryptionByDefault"] = {"sseAlgorithm": "AES256"}
+    (message,) = violations("storage-encrypted-and-private", records)
+    assert "models" in message and "no default encryption with KMS" in message
+
+
+def test_sse_s3_needs_its_reason_tag(plan: Plan) -> None:
+    records = plan("prod")
+    bucket = one(records, "aws:s3/bucket:Bucket", "llm-platform-prod-alb-logs")
+    del bucket["props"]["tags"]["llm-platform.io/sse-s3"]
+    (message,) = violations("storage-encrypted-and-private", records)
+    assert "alb-logs" in message
+
+
+def test_a_bucket_without_its_public_access_block_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    block = next(
+        r for r in records if r["type"].endswith("BucketPublicAccessBlock") and "models" in r["name"]
+    )
+    block["props"]["restrictPublicBuckets"] = False
+    (message,) = violations("storage-encrypted-and-private", records)
+    assert "public access block" in message
+
+
+def test_an_unencrypted_file_system_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    one(records, "aws:efs/fileSystem:FileSystem")["props"]["encrypted"] = False
+    (message,) = violations("storage-encrypted-and-private", records)
+    assert "not encrypted" in message
+
+
+# --- IMDSv2 --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "value"), [("httpTokens", "optional"), ("httpPutResponseHopLimit", 2)])
+def test_a_launch_template_allowing_imdsv1_or_pods_is_caught(plan: Plan, key: str, value: Any) -> None:
+    records = plan("prod")
+    one(records, "aws:ec2/launchTemplate:LaunchTemplate")["props"]["metadataOptions"][key] = value
+    (message,) = violations("launch-templates-require-imdsv2", records)
+    assert key in message
+
+
+# --- API keys ------------------------------------------------------------------------------------------
+
+
+def test_vllm_without_an_api_key_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    c = container(vllm(records))
+    c["args"] = [a for a in c["args"] if a not in ("--api-key", "$(VLLM_API_KEY)")]
+    c["env"] = [e for e in c["env"] if e["name"] != "VLLM_API_KEY"]
+    (message,) = violations("inference-services-have-an-api-key", records)
+    assert "without an API key" in message
+
+
+def test_an_api_key_written_into_the_spec_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    c = container(vllm(records))
+    c["env"] = [e for e in c["env"] if e["name"] != "VLLM_API_KEY"] + [{"name": "VLLM_API_KEY", "value": "k"}]
+    (message,) = violations("inference-services-have-an-api-key", records)
+    assert "literal" in message
