@@ -17,6 +17,8 @@ import pulumi
 from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from components.core.placement import Placement
+from components.gpu_node_pool import placement_output
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.derived import capacity_inputs
@@ -241,15 +243,14 @@ def export(
         pulumi.export(key, value)
 
 
-def _placement(p: Any) -> PlacementOutput:
-    return {
-        "pool": p.pool,
-        "nodeSelector": p.node_selector,
-        "tolerations": p.tolerations,
-        "gpuModel": p.gpu_model,
-        "gpusPerNode": p.gpus_per_node,
-        "gpuMemoryMib": p.gpu_memory_mib,
-    }
+def _placement(p: Placement) -> dict[str, Any]:
+    """GpuNodePool's placement output, keys in camelCase like every stack output."""
+    return {_camel(key): value for key, value in placement_output(p).items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def render_reference() -> str:

@@ -2,14 +2,16 @@
 
 Each policy reads resources as the engine sees them (input properties, camelCase),
 so it judges `pulumi preview --policy-pack policy` of this project and of stacks
-that import the components alike. Values a preview does not know yet (outputs of
-resources still to be created) are skipped, never guessed.
+that import the components alike. A resource whose checked values a preview does
+not know yet (outputs of resources still to be created) is skipped, never
+guessed; `pulumi up` runs the policies again with every value known.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -21,6 +23,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = "nvidia.com/gpu"
@@ -47,6 +50,25 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
 KMS_ALGORITHMS = {"aws:kms", "aws:kms:dsse"}
 SSE_S3_TAG = "llm-platform.io/sse-s3"  # components/_buckets.py sets it where AWS requires SSE-S3
+
+
+def skip_unknown(validate: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Callable[..., None]:
+    """A resource validation that passes over a resource with an unknown value, instead of
+    pulumi-policy's reaction to the error (the whole policy reported as advisory)."""
+
+    @functools.wraps(validate)
+    def checked(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        try:
+            validate(args, report_violation)
+        except UnknownValueError:
+            return
+
+    return checked
+
+
+def is_list(value: Any) -> bool:
+    """Lists arrive as pulumi-policy's read-only proxies, not as `list`."""
+    return isinstance(value, Sequence) and not isinstance(value, str)
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -104,7 +126,7 @@ def _images_in_values(values: Any) -> Iterator[tuple[str, Any]]:
             else:
                 for where, found in _images_in_values(value):
                     yield f"{key}.{where}", found
-    elif isinstance(values, list):
+    elif is_list(values):
         for i, item in enumerate(values):
             for where, found in _images_in_values(item):
                 yield f"[{i}].{where}", found
@@ -184,17 +206,25 @@ def _namespace(props: Mapping[str, Any]) -> Any:
 
 def validate_gpu_namespaces_have_quota(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     capped: set[str] = set()
+    unknown_quota = False
     for r in args.resources:
-        if r.resource_type == RESOURCE_QUOTA:
-            hard = (r.props.get("spec") or {}).get("hard") or {}
-            if f"requests.{GPU_RESOURCE}" in hard and isinstance(_namespace(r.props), str):
-                capped.add(_namespace(r.props))
-    for r in args.resources:
-        spec = pod_spec(r.resource_type, r.props)
-        namespace = _namespace(r.props)
-        if spec is None or not requests_gpus(spec) or not isinstance(namespace, str):
+        if r.resource_type != RESOURCE_QUOTA:
             continue
-        if namespace not in capped:
+        try:
+            hard = (r.props.get("spec") or {}).get("hard") or {}
+            if f"requests.{GPU_RESOURCE}" in hard:
+                capped.add(str(_namespace(r.props)))
+        except UnknownValueError:
+            unknown_quota = True  # a quota whose namespace is not known yet may be the one
+    for r in args.resources:
+        try:
+            spec = pod_spec(r.resource_type, r.props)
+            if spec is None or not requests_gpus(spec):
+                continue
+            namespace = str(_namespace(r.props))
+        except UnknownValueError:
+            continue
+        if namespace not in capped and not unknown_quota:
             report_violation(
                 f"{r.name} requests GPUs in namespace {namespace}, which has no ResourceQuota on "
                 f"requests.{GPU_RESOURCE}: create it with the Tenant component",
@@ -216,24 +246,35 @@ def validate_storage_encrypted_and_private(
     for r in args.resources:
         by_type.setdefault(r.resource_type, []).append(r)
     for bucket in by_type.get(BUCKET, []):
-        encryption = [e for e in by_type.get(BUCKET_ENCRYPTION, []) if _depends_on(e, bucket)]
-        algorithms = {a for e in encryption for a in _algorithms(e.props)}
-        sse_s3_reason = (bucket.props.get("tags") or {}).get(SSE_S3_TAG)
-        if not algorithms & KMS_ALGORITHMS and not ("AES256" in algorithms and sse_s3_reason):
-            report_violation(
-                f"bucket {bucket.name} has no default encryption with KMS (aws:kms or aws:kms:dsse); "
-                f"SSE-S3 is accepted only with a {SSE_S3_TAG} tag saying why",
-                bucket.urn,
-            )
-        blocks = [b for b in by_type.get(BUCKET_PUBLIC_ACCESS_BLOCK, []) if _depends_on(b, bucket)]
-        if not any(_blocks_all(b.props) for b in blocks):
-            report_violation(
-                f"bucket {bucket.name} has no public access block with all four settings true",
-                bucket.urn,
-            )
+        try:
+            problems = _bucket_problems(bucket, by_type)
+        except UnknownValueError:
+            continue
+        for problem in problems:
+            report_violation(f"bucket {bucket.name} {problem}", bucket.urn)
     for fs in by_type.get(FILE_SYSTEM, []):
-        if fs.props.get("encrypted") is not True or not fs.props.get("kmsKeyId"):
+        try:
+            encrypted = fs.props.get("encrypted") is True and bool(fs.props.get("kmsKeyId"))
+        except UnknownValueError:
+            continue  # a key made in the same update is unknown until then
+        if not encrypted:
             report_violation(f"file system {fs.name} is not encrypted with a KMS key", fs.urn)
+
+
+def _bucket_problems(bucket: PolicyResource, by_type: dict[str, list[PolicyResource]]) -> list[str]:
+    problems = []
+    encryption = [e for e in by_type.get(BUCKET_ENCRYPTION, []) if _depends_on(e, bucket)]
+    algorithms = {a for e in encryption for a in _algorithms(e.props)}
+    sse_s3_reason = (bucket.props.get("tags") or {}).get(SSE_S3_TAG)
+    if not algorithms & KMS_ALGORITHMS and not ("AES256" in algorithms and sse_s3_reason):
+        problems.append(
+            "has no default encryption with KMS (aws:kms or aws:kms:dsse); "
+            f"SSE-S3 is accepted only with a {SSE_S3_TAG} tag saying why"
+        )
+    blocks = [b for b in by_type.get(BUCKET_PUBLIC_ACCESS_BLOCK, []) if _depends_on(b, bucket)]
+    if not any(_blocks_all(b.props) for b in blocks):
+        problems.append("has no public access block with all four settings true")
+    return problems
 
 
 def _algorithms(props: Mapping[str, Any]) -> set[str]:
@@ -273,35 +314,58 @@ def validate_inference_api_key(args: ResourceValidationArgs, report_violation: R
     if spec is None:
         return
     for c in containers(spec):
-        image = c.get("image")
-        if not isinstance(image, str) or not VLLM_IMAGE.search(image) or not _serves(c):
-            continue
-        arguments = [a for a in c.get("args") or [] if isinstance(a, str)]
-        env = {e.get("name"): e for e in c.get("env") or [] if isinstance(e, Mapping)}
-        key = env.get(API_KEY_ENV)
-        from_secret = key is not None and "secretKeyRef" in (key.get("valueFrom") or {})
-        if "--api-key" not in arguments and not from_secret:
-            report_violation(
-                f"container {c.get('name')} serves vLLM without an API key: anyone who reaches it can "
-                "use the GPUs; InferenceService sets --api-key from a Secret",
-                None,
-            )
-        elif key is not None and "value" in key:
-            report_violation(
-                f"container {c.get('name')}: {API_KEY_ENV} is a literal; read it from a Secret", None
-            )
+        if _serves_vllm(c):
+            problem = _api_key_problem(c)
+            if problem is not None:
+                report_violation(f"container {c.get('name')} {problem}", None)
 
 
-def _serves(c: Mapping[str, Any]) -> bool:
-    """The image's entrypoint is `vllm serve`: a container serves unless its command replaces
-    it with something else (the weights sync runs python in the same image)."""
-    command = [a for a in c.get("command") or [] if isinstance(a, str)]
-    return not command or "serve" in command
+def _words(c: Mapping[str, Any], key: str) -> list[str]:
+    return [a for a in c.get(key) or [] if isinstance(a, str)]
+
+
+def _serves_vllm(c: Mapping[str, Any]) -> bool:
+    """A vLLM OpenAI server: the vLLM image with its own entrypoint (`vllm serve`), or any
+    image told to run `vllm serve` or the api_server module. The weights sync runs python in
+    the vLLM image, and does not serve."""
+    command, arguments = _words(c, "command"), _words(c, "args")
+    words = command + arguments
+    if any("vllm.entrypoints.openai.api_server" in w for w in words):
+        return True
+    if any(w.endswith("vllm") for w in words) and "serve" in words:
+        return True
+    image = c.get("image")
+    return isinstance(image, str) and bool(VLLM_IMAGE.search(image)) and not command
+
+
+def _api_key_problem(c: Mapping[str, Any]) -> str | None:
+    """vLLM takes its key from --api-key or from VLLM_API_KEY; either way the value must come
+    from a Secret, never from the spec."""
+    words = _words(c, "command") + _words(c, "args")
+    env = {e.get("name"): e for e in c.get("env") or [] if isinstance(e, Mapping)}
+    key = env.get(API_KEY_ENV)
+    if key is not None and "value" in key:
+        return f"sets {API_KEY_ENV} to a literal; read it from a Secret"
+    from_secret = key is not None and "secretKeyRef" in (key.get("valueFrom") or {})
+    values = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--api-key"]
+    values += [w.split("=", 1)[1] for w in words if w.startswith("--api-key=")]
+    reference = f"$({API_KEY_ENV})"
+    if any(v != reference for v in values):
+        return f"passes a literal --api-key; pass {reference} and set {API_KEY_ENV} from a Secret"
+    if not from_secret:
+        return (
+            "serves vLLM without an API key from a Secret: anyone who reaches it can use the GPUs; "
+            "InferenceService sets --api-key from a Secret"
+        )
+    return None
 
 
 def _resource(name: str, description: str, validate: Callable[..., None]) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
-        name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY
+        name=name,
+        description=description,
+        validate=skip_unknown(validate),
+        enforcement_level=EnforcementLevel.MANDATORY,
     )
 
 

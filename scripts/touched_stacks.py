@@ -2,8 +2,9 @@
 
     python3 scripts/touched_stacks.py FILE...      # the files the change touches
 
-A stack file touches only its stack; code, pins and the project file touch every
-stack; docs, examples and tests touch none (the credential-free job covers them).
+A stack file touches only its stack; code, pins, the project file and what deploys
+it (scripts, workflows) touch every stack; docs, examples and tests touch none
+(the credential-free job covers them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
 # What the stack program is made of: a change here can change what any stack deploys.
-PROGRAM = ("components/", "infra/", "policy/", "Pulumi.yaml", "pyproject.toml", "requirements.txt")
+PROGRAM = (
+    "components/",
+    "infra/",
+    "policy/",
+    "scripts/",
+    ".github/workflows/",
+    "Pulumi.yaml",
+    "pyproject.toml",
+    "requirements.txt",
+)
 
 
 def all_stacks() -> list[str]:

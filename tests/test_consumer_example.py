@@ -20,7 +20,7 @@ from tests.crd import is_custom, validate_custom
 from tests.graph import Graph, props
 
 CONSUMER = REPO / "examples" / "consumer"
-PLATFORM_STACK = "acme/llm-platform/dev"
+PLATFORM_STACK = "organization/llm-platform/dev"
 
 
 def plan_consumer(platform_outputs: dict[str, Any]) -> Graph:

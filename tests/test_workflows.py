@@ -118,6 +118,8 @@ def test_pull_requests_preview_the_touched_stacks_with_the_policy_pack() -> None
     assert pulumi["with"]["policyPacks"] == "policy" and (REPO / "policy" / "PulumiPolicy.yaml").is_file()
     assert pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    # the branch's code runs with the preview role: behind an environment that can require review
+    assert preview["environment"] == "preview"
 
 
 def test_main_deploys_dev_then_prod_behind_its_environment() -> None:
@@ -153,6 +155,8 @@ def touched(*files: str) -> list[str]:
         (["components/inference_service.py"], ["dev", "prod"]),
         (["pyproject.toml"], ["dev", "prod"]),
         (["policy/policies.py"], ["dev", "prod"]),
+        (["scripts/bootstrap.sh"], ["dev", "prod"]),
+        ([".github/workflows/deploy.yml"], ["dev", "prod"]),
         (["docs/outputs.md", "tests/test_cost.py", "examples/consumer/__main__.py"], []),
         (["Pulumi.staging.yaml"], []),  # a stack file that no longer exists
     ],

@@ -29,6 +29,7 @@ from pulumi_policy import (  # noqa: E402
     ResourceValidationArgs,
     StackValidationArgs,
 )
+from pulumi_policy.proxy import unknown_checking_proxy  # noqa: E402
 
 
 def project_python() -> str:
@@ -69,9 +70,11 @@ def options(record: dict[str, Any]) -> PolicyResourceOptions:
 
 
 def resource_args(record: dict[str, Any]) -> ResourceValidationArgs:
+    """As pulumi-policy's analyzer hands a resource to a policy: props behind its proxy, which
+    raises UnknownValueError on a value the preview does not know."""
     return ResourceValidationArgs(
         resource_type=record["type"],
-        props=record["props"],
+        props=unknown_checking_proxy(record["props"]),
         urn=record["urn"],
         name=record["name"],
         opts=options(record),
@@ -82,7 +85,9 @@ def resource_args(record: dict[str, Any]) -> ResourceValidationArgs:
 def stack_args(records: list[dict[str, Any]]) -> StackValidationArgs:
     """Every resource with its parent and dependencies linked, as the engine links them."""
     resources = {
-        r["urn"]: PolicyResource(r["type"], r["props"], r["urn"], r["name"], options(r), None, None, [], {})
+        r["urn"]: PolicyResource(
+            r["type"], unknown_checking_proxy(r["props"]), r["urn"], r["name"], options(r), None, None, [], {}
+        )
         for r in records
     }
     for r in records:

@@ -10,6 +10,7 @@ import pytest
 from conftest import resource_args, stack_args
 from policies import POLICIES
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 Plan = Callable[[str], list[dict[str, Any]]]
 BY_NAME = {p.name: p for p in POLICIES}
@@ -84,6 +85,22 @@ def test_a_digest_or_a_registry_port_is_not_mistaken_for_latest(plan: Plan) -> N
     assert violations("no-latest-images", records) == []
 
 
+def test_an_image_in_a_list_of_helm_values_is_caught(plan: Plan) -> None:
+    records = plan("prod")
+    release = one(records, "kubernetes:helm.sh/v3:Release", "keda")
+    release["props"]["values"]["extraContainers"] = [{"name": "sidecar", "image": "busybox:latest"}]
+    assert violations("no-latest-images", records) == [
+        "values.extraContainers.[0].image: image busybox:latest is :latest"
+    ]
+
+
+def test_an_image_unknown_during_preview_is_left_for_the_update(plan: Plan) -> None:
+    records = plan("prod")
+    container(vllm(records))["image"] = UNKNOWN_STRING_VALUE
+    assert violations("no-latest-images", records) == []
+    assert violations("inference-services-have-an-api-key", records) == []
+
+
 def test_a_helm_value_of_latest_is_caught(plan: Plan) -> None:
     records = plan("prod")
     release = one(records, "kubernetes:helm.sh/v3:Release", "keda")
@@ -137,6 +154,17 @@ def test_a_gpu_namespace_without_a_gpu_quota_is_caught(plan: Plan) -> None:
     assert found and all(f"namespace {namespace}," in m for m in found)
 
 
+def test_a_quota_whose_namespace_is_unknown_may_be_the_one(plan: Plan) -> None:
+    records = plan("prod")
+    for quota in (r for r in records if r["type"] == "kubernetes:core/v1:ResourceQuota"):
+        del quota["props"]["spec"]["hard"]["requests.nvidia.com/gpu"]
+    assert violations("gpu-namespaces-have-a-gpu-quota", records)  # every GPU namespace now lacks one
+    quota = one(records, "kubernetes:core/v1:ResourceQuota")
+    quota["props"]["spec"]["hard"]["requests.nvidia.com/gpu"] = "1"
+    quota["props"]["metadata"]["namespace"] = UNKNOWN_STRING_VALUE
+    assert violations("gpu-namespaces-have-a-gpu-quota", records) == []
+
+
 # --- storage -----------------------------------------------------------------------------------------
 
 
@@ -177,6 +205,17 @@ def test_an_unencrypted_file_system_is_caught(plan: Plan) -> None:
     assert "not encrypted" in message
 
 
+def test_an_unknown_value_skips_one_resource_not_the_rest(plan: Plan) -> None:
+    records = plan("prod")
+    one(records, "aws:efs/fileSystem:FileSystem")["props"]["kmsKeyId"] = UNKNOWN_STRING_VALUE
+    block = next(
+        r for r in records if r["type"].endswith("BucketPublicAccessBlock") and "models" in r["name"]
+    )
+    block["props"]["blockPublicPolicy"] = False
+    (message,) = violations("storage-encrypted-and-private", records)
+    assert "models" in message and "public access block" in message
+
+
 # --- IMDSv2 --------------------------------------------------------------------------------------------
 
 
@@ -196,6 +235,25 @@ def test_vllm_without_an_api_key_is_caught(plan: Plan) -> None:
     c = container(vllm(records))
     c["args"] = [a for a in c["args"] if a not in ("--api-key", "$(VLLM_API_KEY)")]
     c["env"] = [e for e in c["env"] if e["name"] != "VLLM_API_KEY"]
+    (message,) = violations("inference-services-have-an-api-key", records)
+    assert "without an API key" in message
+
+
+def test_a_literal_api_key_argument_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    c = container(vllm(records))
+    c["args"][c["args"].index("--api-key") + 1] = "sk-in-the-spec"
+    (message,) = violations("inference-services-have-an-api-key", records)
+    assert "literal --api-key" in message
+
+
+def test_the_api_server_module_in_any_image_needs_a_key(plan: Plan) -> None:
+    records = plan("dev")
+    c = container(vllm(records))
+    c["image"] = "registry.example.com/team/llm-server:1.4"
+    c["command"] = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    c["env"] = [e for e in c["env"] if e["name"] != "VLLM_API_KEY"]
+    c["args"] = [a for a in c["args"] if a not in ("--api-key", "$(VLLM_API_KEY)")]
     (message,) = violations("inference-services-have-an-api-key", records)
     assert "without an API key" in message
 
