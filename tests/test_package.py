@@ -13,13 +13,27 @@ from tests.conftest import REPO
 
 def test_the_wheel_carries_the_components_and_the_program_only(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("llm_platform-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names} == {"components", "infra", wheel.name.split("-py3")[0] + ".dist-info"}
+    assert {n.split("/")[0] for n in names} == {
+        "components",
+        "infra",
+        wheel.name.split("-py3")[0] + ".dist-info",
+    }
     assert "components/host.py" in names and "components/core/sizing.py" in names
 
     site = tmp_path / "site"
