@@ -193,6 +193,8 @@ class InferenceService(pulumi.ComponentResource):
     """Service of the stable track, for in-cluster clients."""
     hostname: pulumi.Output[str]
     """The hostname the model answers on through the gateway."""
+    route_name: pulumi.Output[str]
+    """The HTTPRoute (in the tenant namespace) that attaches the model to the gateway."""
 
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -231,13 +233,16 @@ class InferenceService(pulumi.ComponentResource):
                 model=canary.get("model"),
             )
             backends = [(stable, 100 - canary["weight"]), (track, canary["weight"])]
-        self._route(name, namespace, args["route"], backends)
+        route = self._route(name, namespace, args["route"], backends)
         if "monitoring_release" in args:
             self._pod_monitor(name, namespace, serve.served_model_name, args)
 
         self.service_name = pulumi.Output.from_input(name)
         self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
-        self.register_outputs({"service_name": self.service_name, "hostname": self.hostname})
+        self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        self.register_outputs(
+            {"service_name": self.service_name, "hostname": self.hostname, "route_name": self.route_name}
+        )
 
     def _track(
         self,
@@ -525,8 +530,8 @@ class InferenceService(pulumi.ComponentResource):
 
     def _route(
         self, name: str, namespace: pulumi.Input[str], route: RouteArgs, backends: list[tuple[str, int]]
-    ) -> None:
-        k8s.apiextensions.CustomResource(
+    ) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
             f"{name}-route",
             api_version="gateway.networking.k8s.io/v1",
             kind="HTTPRoute",

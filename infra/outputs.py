@@ -112,6 +112,8 @@ class ModelOutput(TypedDict):
     """Tenant namespace the model runs in."""
     serviceName: str
     """In-cluster Service of the stable track (port 8000)."""
+    route: str
+    """The HTTPRoute that attaches the model to the gateway, as namespace/name (canary weights live here)."""
 
 
 @with_config(DOCUMENTED)
@@ -218,6 +220,9 @@ def export(
                 "hostname": service.hostname,
                 "namespace": workloads.tenants[cfg.models[name].tenant].namespace,
                 "serviceName": service.service_name,
+                "route": pulumi.Output.concat(
+                    workloads.tenants[cfg.models[name].tenant].namespace, "/", service.route_name
+                ),
             }
             for name, service in serving.services.items()
         },

@@ -149,7 +149,7 @@ def test_hosted_component_builds_what_the_python_component_builds(run_pulumi: Ru
     built_hosted, built_native = objects(run_pulumi(hosted)), objects(run_pulumi(native))
     assert built_hosted == built_native
     assert ("kubernetes:apps/v1:Deployment", "llama-canary") in built_hosted
-    assert set(state) == {"serviceName", "hostname"}
+    assert set(state) == {"serviceName", "hostname", "routeName"}
 
 
 def test_hosted_outputs_are_camel_case(run_pulumi: RunPulumi) -> None:

@@ -46,6 +46,7 @@ def test_every_model_has_an_endpoint_and_route(planned: Callable[[str], Path]) -
         assert model["hostname"] == f"{name}.{domain}"
         assert model["endpoint"] == f"https://{name}.{domain}"
         assert model["namespace"] in outputs["tenants"].values()
+        assert model["route"] == f"{model['namespace']}/{name}"
 
 
 def test_outputs_reference_is_current() -> None:
