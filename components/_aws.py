@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -36,3 +38,59 @@ def kms_key(name: str, description: str, parent: pulumi.Resource, protect: bool)
         name, name=f"alias/{name}", target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent)
     )
     return key
+
+
+def pod_role(name: str, cluster_arn: pulumi.Input[str], parent: pulumi.Resource) -> aws.iam.Role:
+    """A role that only EKS Pod Identity, for this cluster, may assume."""
+    return aws.iam.Role(
+        name,
+        assume_role_policy=pulumi.Output.from_input(cluster_arn).apply(iam.pod_identity_trust),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def addon_role(
+    name: str, cluster_arn: pulumi.Input[str], managed_policy: str, parent: pulumi.Resource
+) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+    """The Pod Identity role of an EKS add-on's controller, holding AWS's managed policy for it."""
+    role = pod_role(name, cluster_arn, parent)
+    attachment = aws.iam.RolePolicyAttachment(
+        name,
+        role=role.name,
+        policy_arn=managed_policy_arn(partition(parent), managed_policy),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return role, attachment
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    role: aws.iam.Role
+    grant: aws.iam.RolePolicy
+    association: aws.eks.PodIdentityAssociation
+
+
+def pod_identity(
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    cluster_arn: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    policy: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> PodIdentity:
+    """Pods running as `service_account` in `namespace` get a role holding `policy` and nothing
+    else. Workloads that call AWS at start should wait for `grant` and `association`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = pod_role(name, cluster_arn, parent)
+    grant = aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
+    association = aws.eks.PodIdentityAssociation(
+        name,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+        role_arn=role.arn,
+        opts=child,
+    )
+    return PodIdentity(role, grant, association)

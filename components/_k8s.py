@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+
+from components.versions import HelmChart
 
 
 def meta(
@@ -52,3 +55,31 @@ def installed_by(release: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     component hosted for other languages can take only plain values and outputs.
     """
     return {INSTALLED_BY: release}
+
+
+def helm_release(
+    resource_name: str,
+    chart: HelmChart,
+    *,
+    name: str,
+    namespace: pulumi.Input[str],
+    values: pulumi.Input[Any],
+    opts: pulumi.ResourceOptions,
+    timeout: int = 600,
+) -> k8s.helm.v3.Release:
+    """Release `name` of the pinned `chart`: atomic (a failed install or upgrade rolls back and
+    fails the update), cleaned up on failure, five revisions kept for `helm rollback`."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=name,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts={"repo": chart.repository},
+        namespace=namespace,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        max_history=5,
+        timeout=timeout,
+        opts=opts,
+    )

@@ -142,12 +142,12 @@ class Cluster(pulumi.ComponentResource):
         early_addons = [
             pod_identity_agent,
             self._addon(name, cluster, "kube-proxy", depends_on=[]),
-            self._cni(name, cluster, partition, pod_identity_agent),
+            self._cni(name, cluster, pod_identity_agent),
         ]
         system_nodes = self._system_nodes(name, cluster, args, early_addons)
         # CoreDNS is a Deployment: the add-on reports healthy only once nodes can run it.
         coredns = self._addon(name, cluster, "coredns", depends_on=[system_nodes])
-        block_storage = self._ebs_csi(name, cluster, partition, system_nodes)
+        block_storage = self._ebs_csi(name, cluster, system_nodes)
 
         # Whoever takes the cluster name (node pools, add-ons of later layers) also waits for
         # the core add-ons: a node cannot become Ready before the CNI runs.
@@ -246,22 +246,11 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         cluster: aws.eks.Cluster,
-        partition: pulumi.Output[str],
         pod_identity_agent: aws.eks.Addon,
     ) -> aws.eks.Addon:
         """The VPC CNI, with its ENI permissions on its own Pod Identity role rather than on
         every node's role (AWS's recommendation)."""
-        role = aws.iam.Role(
-            f"{name}-vpc-cni",
-            assume_role_policy=cluster.arn.apply(iam.pod_identity_trust),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicyAttachment(
-            f"{name}-vpc-cni",
-            role=role.name,
-            policy_arn=_aws.managed_policy_arn(partition, "AmazonEKS_CNI_Policy"),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        role, policy = _aws.addon_role(f"{name}-vpc-cni", cluster.arn, "AmazonEKS_CNI_Policy", self)
         return self._addon(
             name,
             cluster,
@@ -276,21 +265,12 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         cluster: aws.eks.Cluster,
-        partition: pulumi.Output[str],
         system_nodes: aws.eks.NodeGroup,
     ) -> aws.eks.Addon:
         """The EBS CSI driver, its controller on its own Pod Identity role; after the nodes,
         since its controller is a Deployment."""
-        role = aws.iam.Role(
-            f"{name}-ebs-csi",
-            assume_role_policy=cluster.arn.apply(iam.pod_identity_trust),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicyAttachment(
-            f"{name}-ebs-csi",
-            role=role.name,
-            policy_arn=_aws.managed_policy_arn(partition, "service-role/AmazonEBSCSIDriverPolicy"),
-            opts=pulumi.ResourceOptions(parent=self),
+        role, policy = _aws.addon_role(
+            f"{name}-ebs-csi", cluster.arn, "service-role/AmazonEBSCSIDriverPolicy", self
         )
         return aws.eks.Addon(
             f"{name}-ebs-csi",

@@ -5,6 +5,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import _k8s
 from components.core.placement import GPU_PRESENT_LABEL, GPU_TAINT_KEY
 from components.versions import NVIDIA_DEVICE_PLUGIN
 
@@ -65,18 +66,12 @@ class GpuRuntime(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        release = k8s.helm.v3.Release(
+        release = _k8s.helm_release(
             name,
+            NVIDIA_DEVICE_PLUGIN,
             name=name,
-            chart=NVIDIA_DEVICE_PLUGIN.name,
-            version=NVIDIA_DEVICE_PLUGIN.version,
-            repository_opts={"repo": NVIDIA_DEVICE_PLUGIN.repository},
             namespace=namespace.metadata["name"],
             values=device_plugin_values(),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))

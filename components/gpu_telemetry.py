@@ -48,18 +48,12 @@ class GpuTelemetry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuTelemetryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:GpuTelemetry", name, None, opts)
-        release = k8s.helm.v3.Release(
+        release = _k8s.helm_release(
             name,
+            DCGM_EXPORTER,
             name=name,
-            chart=DCGM_EXPORTER.name,
-            version=DCGM_EXPORTER.version,
-            repository_opts={"repo": DCGM_EXPORTER.repository},
             namespace=args["namespace"],
             values=exporter_values(),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
             opts=pulumi.ResourceOptions(parent=self),
         )
         k8s.apiextensions.CustomResource(

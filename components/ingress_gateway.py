@@ -181,44 +181,27 @@ class IngressGateway(pulumi.ComponentResource):
         )
 
     def _controller(self, name: str, args: IngressGatewayArgs, crds: pulumi.Resource) -> k8s.helm.v3.Release:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-controller",
-            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
-            opts=child,
-        )
         vpc_arn = pulumi.Output.all(args["cluster_arn"], args["vpc_id"]).apply(
             lambda a: ":".join(a[0].split(":")[:5]).replace(":eks:", ":ec2:") + f":vpc/{a[1]}"
         )
-        policy = aws.iam.RolePolicy(
-            f"{name}-controller",
-            role=role.id,
-            policy=vpc_arn.apply(load_balancer_controller_policy),
-            opts=child,
-        )
         account = controller_account(name)
-        association = aws.eks.PodIdentityAssociation(
+        identity = _aws.pod_identity(
             f"{name}-controller",
             cluster_name=args["cluster_name"],
+            cluster_arn=args["cluster_arn"],
             namespace=CONTROLLER_NAMESPACE,
             service_account=account,
-            role_arn=role.arn,
-            opts=child,
+            policy=vpc_arn.apply(load_balancer_controller_policy),
+            parent=self,
         )
-        return k8s.helm.v3.Release(
+        return _k8s.helm_release(
             f"{name}-controller",
+            AWS_LOAD_BALANCER_CONTROLLER,
             name=account,
-            chart=AWS_LOAD_BALANCER_CONTROLLER.name,
-            version=AWS_LOAD_BALANCER_CONTROLLER.version,
-            repository_opts={"repo": AWS_LOAD_BALANCER_CONTROLLER.repository},
             namespace=CONTROLLER_NAMESPACE,
             values=controller_values(args, account),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
             # The controller reads which Gateway API kinds exist once, at start: CRDs first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, association, policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, identity.association, identity.grant]),
         )
 
     def _access_logs(self, name: str, args: IngressGatewayArgs, protect: bool) -> _LogBucket:

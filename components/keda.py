@@ -46,18 +46,12 @@ class Keda(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        release = k8s.helm.v3.Release(
+        release = _k8s.helm_release(
             name,
+            KEDA,
             name=name,
-            chart=KEDA.name,
-            version=KEDA.version,
-            repository_opts={"repo": KEDA.repository},
             namespace=namespace.metadata.apply(lambda m: str(m["name"])),
             values=keda_values(),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))

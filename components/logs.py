@@ -4,9 +4,8 @@ from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
-from components import _aws, _buckets
+from components import _aws, _buckets, _k8s
 from components.cluster import SYSTEM_POOL
 from components.core import iam
 from components.core.placement import GPU_TAINT_KEY, POOL_LABEL
@@ -171,7 +170,6 @@ class Logs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Logs", name, None, opts)
         protect = args.get("protect", False)
-        child = pulumi.ResourceOptions(parent=self)
         key = _aws.kms_key(f"{name}-logs", f"Logs of {name}", self, protect)
         bucket = aws.s3.Bucket(
             f"{name}-logs",
@@ -187,54 +185,33 @@ class Logs(pulumi.ComponentResource):
             # Loki's compactor deletes expired logs; the bucket rule only catches what it misses.
             expire_days=args.get("retention_days", 30) + 7,
         )
-        role = aws.iam.Role(
-            f"{name}-loki",
-            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-loki",
-            role=role.id,
-            policy=pulumi.Output.all(bucket.arn, key.arn).apply(lambda a: iam.log_store_policy(a[0], a[1])),
-            opts=child,
-        )
-        association = aws.eks.PodIdentityAssociation(
+        identity = _aws.pod_identity(
             f"{name}-loki",
             cluster_name=args["cluster_name"],
+            cluster_arn=args["cluster_arn"],
             namespace=args["namespace"],
             service_account=LOKI_ACCOUNT,
-            role_arn=role.arn,
-            opts=child,
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(lambda a: iam.log_store_policy(a[0], a[1])),
+            parent=self,
         )
-        loki = k8s.helm.v3.Release(
+        loki = _k8s.helm_release(
             f"{name}-loki",
+            LOKI,
             name="loki",
-            chart=LOKI.name,
-            version=LOKI.version,
-            repository_opts={"repo": LOKI.repository},
             namespace=args["namespace"],
             values=loki_values(bucket.bucket, args),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.association, identity.grant]),
         )
         push_url = pulumi.Output.from_input(args["namespace"]).apply(
             lambda ns: f"{loki_url(ns)}/loki/api/v1/push"
         )
-        k8s.helm.v3.Release(
+        _k8s.helm_release(
             f"{name}-alloy",
+            ALLOY,
             name="alloy",
-            chart=ALLOY.name,
-            version=ALLOY.version,
-            repository_opts={"repo": ALLOY.repository},
             namespace=args["namespace"],
             values=push_url.apply(alloy_values),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
-            timeout=600,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[loki]),
         )
         self.bucket_name = bucket.bucket

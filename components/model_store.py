@@ -177,17 +177,8 @@ class ModelStore(pulumi.ComponentResource):
 
     def _csi_driver(self, name: str, args: ModelStoreArgs) -> aws.eks.Addon:
         """The EFS CSI driver add-on; its controller creates access points with its own role."""
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-efs-csi",
-            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicyAttachment(
-            f"{name}-efs-csi",
-            role=role.name,
-            policy_arn=_aws.managed_policy_arn(_aws.partition(self), "service-role/AmazonEFSCSIDriverPolicy"),
-            opts=child,
+        role, policy = _aws.addon_role(
+            f"{name}-efs-csi", args["cluster_arn"], "service-role/AmazonEFSCSIDriverPolicy", self
         )
         return aws.eks.Addon(
             f"{name}-efs-csi",

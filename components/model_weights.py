@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _aws, _k8s
 from components.cluster import SYSTEM_POOL
 from components.core import iam, labels
 from components.core.placement import POOL_LABEL
@@ -171,29 +171,24 @@ class ModelWeights(pulumi.ComponentResource):
         self, resource_name: str, account: str, policy: pulumi.Output[str], args: ModelWeightsArgs
     ) -> _Identity:
         """A ServiceAccount bound by Pod Identity to a role holding `policy` only."""
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            resource_name,
-            assume_role_policy=pulumi.Output.from_input(args["cluster_arn"]).apply(iam.pod_identity_trust),
-            opts=child,
-        )
-        aws.iam.RolePolicy(resource_name, role=role.id, policy=policy, opts=child)
         service_account = k8s.core.v1.ServiceAccount(
             resource_name,
             metadata=_k8s.meta(account, args["namespace"]),
             # Pod Identity mounts its own token; the Kubernetes API token is not needed.
             automount_service_account_token=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        association = aws.eks.PodIdentityAssociation(
+        account_name = service_account.metadata.apply(lambda m: str(m["name"]))
+        identity = _aws.pod_identity(
             resource_name,
             cluster_name=args["cluster_name"],
+            cluster_arn=args["cluster_arn"],
             namespace=args["namespace"],
-            service_account=service_account.metadata.apply(lambda m: str(m["name"])),
-            role_arn=role.arn,
-            opts=child,
+            service_account=account_name,
+            policy=policy,
+            parent=self,
         )
-        return _Identity(service_account.metadata.apply(lambda m: str(m["name"])), association)
+        return _Identity(account_name, identity.association)
 
     def _hub_token(self, name: str, args: ModelWeightsArgs) -> k8s.core.v1.Secret | None:
         if "hugging_face_repo" not in args or "hugging_face_token" not in args:

@@ -194,17 +194,12 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"alertmanager.yaml": pulumi.Output.secret(args["alertmanager_config"])},
             opts=child,
         )
-        release = k8s.helm.v3.Release(
+        release = _k8s.helm_release(
             name,
+            KUBE_PROMETHEUS_STACK,
             name=KUBE_PROMETHEUS_STACK.name,
-            chart=KUBE_PROMETHEUS_STACK.name,
-            version=KUBE_PROMETHEUS_STACK.version,
-            repository_opts={"repo": KUBE_PROMETHEUS_STACK.repository},
             namespace=ns,
             values=stack_values(args),
-            atomic=True,
-            cleanup_on_fail=True,
-            max_history=5,
             timeout=900,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin, routing]),
         )
