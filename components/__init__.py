@@ -1,5 +1,6 @@
 """llm-platform's component library: import these into any Pulumi Python stack."""
 
+from components._k8s import ChartSourceArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
@@ -16,6 +17,7 @@ from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs
 
 __all__ = [
+    "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",
     "GpuNodePool",

@@ -1,13 +1,13 @@
 """Kubernetes object pieces shared by the components."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.core.charts import local_chart_problem, repository_problem
 from components.versions import HelmChart
 
 
@@ -57,6 +57,44 @@ def installed_by(release: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     return {INSTALLED_BY: release}
 
 
+class ChartSourceArgs(TypedDict, total=False):
+    """Where a pinned Helm chart is installed from instead of its public repository: a mirror or a local chart (at most one; neither: the public repository)."""
+
+    repository: str
+    """A mirror of the chart's repository, https:// (a Helm repository such as ChartMuseum or Artifactory) or oci:// (a registry holding <repository>/<chart>): the same chart at its pinned version."""
+    path: str
+    """A local chart instead: a chart directory or a packaged .tgz. Give an absolute path: a relative one is read from the working directory of each process (the program's, the Kubernetes provider's, and for a hosted component the host's). Its Chart.yaml must name the pinned chart and version (checked before anything is created)."""
+    allow_version_mismatch: bool
+    """Install the local chart at path whatever its name and version: for a stand-in chart in tests, never for a real cluster. The release then also gets the value standsInFor: <pinned chart name>."""
+
+
+def chart_location(chart: HelmChart, source: ChartSourceArgs | None = None) -> dict[str, Any]:
+    """The Release arguments (chart, version, repository_opts) that install the pinned `chart`
+    from `source`. Raises ValueError for a source that would not install the pinned chart."""
+    source = source or {}
+    repository, path = source.get("repository"), source.get("path")
+    if repository is not None and path is not None:
+        raise ValueError(f"{chart.name} chart: set repository or path, not both")
+    if path is not None:
+        # Helm installs a local chart as it is and ignores `version`: the check is ours.
+        problem = local_chart_problem(
+            Path(path), chart.name, chart.version, source.get("allow_version_mismatch", False)
+        )
+        if problem is not None:
+            raise ValueError(f"{chart.name} chart: {problem}")
+        return {"chart": path}
+    if source.get("allow_version_mismatch"):
+        raise ValueError(f"{chart.name} chart: allow_version_mismatch applies only to a local chart (path)")
+    repo = chart.repository if repository is None else repository
+    problem = repository_problem(repo)
+    if problem is not None:
+        raise ValueError(f"{chart.name} chart: {problem}")
+    if repo.startswith("oci://"):
+        # An OCI chart is addressed by its full reference; Helm's repository options are for index.yaml repositories.
+        return {"chart": f"{repo.rstrip('/')}/{chart.name}", "version": chart.version}
+    return {"chart": chart.name, "version": chart.version, "repository_opts": {"repo": repo}}
+
+
 def helm_release(
     resource_name: str,
     chart: HelmChart,
@@ -65,16 +103,19 @@ def helm_release(
     namespace: pulumi.Input[str],
     values: pulumi.Input[Any],
     opts: pulumi.ResourceOptions,
+    source: ChartSourceArgs | None = None,
     timeout: int = 600,
 ) -> k8s.helm.v3.Release:
-    """Release `name` of the pinned `chart`: atomic (a failed install or upgrade rolls back and
-    fails the update), cleaned up on failure, five revisions kept for `helm rollback`."""
+    """Release `name` of the pinned `chart` (from its public repository, or from `source`): atomic
+    (a failed install or upgrade rolls back and fails the update), cleaned up on failure, five
+    revisions kept for `helm rollback`."""
+    location = chart_location(chart, source)
+    if source and source.get("allow_version_mismatch"):
+        values = pulumi.Output.from_input(values).apply(lambda v: {**v, "standsInFor": chart.name})
     return k8s.helm.v3.Release(
         resource_name,
         name=name,
-        chart=chart.name,
-        version=chart.version,
-        repository_opts={"repo": chart.repository},
+        **location,
         namespace=namespace,
         values=values,
         atomic=True,

@@ -13,6 +13,8 @@ from components.versions import NVIDIA_DEVICE_PLUGIN
 class GpuRuntimeArgs(TypedDict, total=False):
     namespace: str
     """Namespace to create for the plugin (default: the component name)."""
+    chart_source: _k8s.ChartSourceArgs
+    """Install the device plugin chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 def device_plugin_values() -> dict[str, Any]:
@@ -72,6 +74,7 @@ class GpuRuntime(pulumi.ComponentResource):
             name=name,
             namespace=namespace.metadata["name"],
             values=device_plugin_values(),
+            source=args.get("chart_source"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))

@@ -18,6 +18,8 @@ class GpuTelemetryArgs(TypedDict, total=False):
     """How often Prometheus reads the GPUs (default 15)."""
     monitoring_release: Required[pulumi.Input[str]]
     """Monitoring.release_name: the ServiceMonitor waits for the release that installs its CRD."""
+    chart_source: _k8s.ChartSourceArgs
+    """Install the DCGM exporter chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 def exporter_values() -> dict[str, Any]:
@@ -54,6 +56,7 @@ class GpuTelemetry(pulumi.ComponentResource):
             name=name,
             namespace=args["namespace"],
             values=exporter_values(),
+            source=args.get("chart_source"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         k8s.apiextensions.CustomResource(

@@ -57,6 +57,10 @@ class IngressGatewayArgs(TypedDict, total=False):
     """Let the access-log bucket be deleted with its logs (dev only)."""
     protect: bool
     """Protect the access-log bucket from deletion."""
+    gateway_api_crds: str
+    """Where the pinned Gateway API CRDs come from: an https:// URL or a local file of the same release (default: its GitHub release)."""
+    chart_source: _k8s.ChartSourceArgs
+    """Install the AWS Load Balancer Controller chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 class IngressGateway(pulumi.ComponentResource):
@@ -81,7 +85,9 @@ class IngressGateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         protect = args.get("protect", False)
 
-        crds = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=child)
+        crds = k8s.yaml.v2.ConfigFile(
+            f"{name}-gateway-api-crds", file=args.get("gateway_api_crds", GATEWAY_API_CRDS), opts=child
+        )
         controller = self._controller(name, args, crds)
         logs = self._access_logs(name, args, protect)
         acl = self._web_acl(name, args)
@@ -200,6 +206,7 @@ class IngressGateway(pulumi.ComponentResource):
             name=account,
             namespace=CONTROLLER_NAMESPACE,
             values=controller_values(args, account),
+            source=args.get("chart_source"),
             # The controller reads which Gateway API kinds exist once, at start: CRDs first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, identity.association, identity.grant]),
         )

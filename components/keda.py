@@ -14,6 +14,8 @@ from components.versions import KEDA
 class KedaArgs(TypedDict, total=False):
     namespace: str
     """Namespace to create for KEDA (default: the component name)."""
+    chart_source: _k8s.ChartSourceArgs
+    """Install the KEDA chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 def keda_values() -> dict[str, Any]:
@@ -52,6 +54,7 @@ class Keda(pulumi.ComponentResource):
             name=name,
             namespace=namespace.metadata.apply(lambda m: str(m["name"])),
             values=keda_values(),
+            source=args.get("chart_source"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))

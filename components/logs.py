@@ -37,6 +37,10 @@ class LogsArgs(TypedDict, total=False):
     """Let the log bucket be deleted with its logs (dev only)."""
     protect: bool
     """Protect the log bucket from deletion."""
+    loki_chart_source: _k8s.ChartSourceArgs
+    """Install the Loki chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
+    alloy_chart_source: _k8s.ChartSourceArgs
+    """Install the Alloy chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 def alloy_config(push_url: str) -> str:
@@ -200,6 +204,7 @@ class Logs(pulumi.ComponentResource):
             name="loki",
             namespace=args["namespace"],
             values=loki_values(bucket.bucket, args),
+            source=args.get("loki_chart_source"),
             timeout=900,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.association, identity.grant]),
         )
@@ -212,6 +217,7 @@ class Logs(pulumi.ComponentResource):
             name="alloy",
             namespace=args["namespace"],
             values=push_url.apply(alloy_values),
+            source=args.get("alloy_chart_source"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[loki]),
         )
         self.bucket_name = bucket.bucket

@@ -63,6 +63,8 @@ class MonitoringArgs(TypedDict, total=False):
     """Alert thresholds (default: components.core.alerts.Thresholds)."""
     loki_url: str
     """Loki's address, to add it as a Grafana data source (when logs are collected)."""
+    chart_source: _k8s.ChartSourceArgs
+    """Install the kube-prometheus-stack chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
 
 
 def stack_values(args: MonitoringArgs) -> dict[str, Any]:
@@ -200,6 +202,7 @@ class Monitoring(pulumi.ComponentResource):
             name=KUBE_PROMETHEUS_STACK.name,
             namespace=ns,
             values=stack_values(args),
+            source=args.get("chart_source"),
             timeout=900,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin, routing]),
         )

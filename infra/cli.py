@@ -22,7 +22,7 @@ from infra.plan.stackfile import StackFileError, read_stack
 from infra.plan.summary import render_summary, stack_costs
 from infra.plan.write import HELM_RELEASE, is_manifest, write_plan
 from infra.program import main as program
-from infra.program import read_sections
+from infra.program import project_dir, read_sections
 
 EXIT_INVALID = 2
 
@@ -63,11 +63,6 @@ def main(argv: list[str]) -> int:
     return _plan(args.stack, args.config, args.out or Path("build/plan") / args.stack)
 
 
-def project_dir() -> Path:
-    here = Path.cwd()
-    return here if (here / "Pulumi.yaml").is_file() else Path(__file__).resolve().parents[1]
-
-
 def _plan(stack: str, stack_file: Path | None, out: Path) -> int:
     try:
         files = read_stack(project_dir(), stack, stack_file)
@@ -76,7 +71,7 @@ def _plan(stack: str, stack_file: Path | None, out: Path) -> int:
         return EXIT_INVALID
     set_all_config(files.config, sorted(files.secret_keys))
     try:
-        cfg = load_stack_config(*read_sections())
+        cfg = load_stack_config(*read_sections(), project_dir=project_dir())
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

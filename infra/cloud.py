@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import Cluster, GpuNodePool, GpuRuntime, Network
+from components.versions import NVIDIA_DEVICE_PLUGIN
+from infra.charts import chart_source
 from infra.config import NAMESPACE, StackConfig
 
 # config spelling -> EKS API
@@ -115,5 +117,9 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
         for pool_name, pool in cfg.gpu_pools.items()
     }
     cloud = Cloud(name, aws_provider, network, cluster, pools)
-    GpuRuntime("gpu-runtime", {"namespace": "gpu-runtime"}, cloud.on_cluster)
+    GpuRuntime(
+        "gpu-runtime",
+        {"namespace": "gpu-runtime", "chart_source": chart_source(cfg, NVIDIA_DEVICE_PLUGIN)},
+        cloud.on_cluster,
+    )
     return cloud

@@ -12,6 +12,8 @@ from components.core.alertmanager import ReceiverSpec, alertmanager_config
 from components.core.labels import MONITORING_NAMESPACE
 from components.logs import loki_url
 from components.monitoring import AlertThresholdsArgs, MonitoringArgs, alertmanager_yaml
+from components.versions import ALLOY, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, LOKI
+from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.monitoring import Receiver
@@ -57,6 +59,7 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
         "grafana_admin_password": pulumi.Output.secret(m.grafana_admin_password.get_secret_value()),
         "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
         "thresholds": cast(AlertThresholdsArgs, m.thresholds.model_dump()),
+        "chart_source": chart_source(cfg, KUBE_PROMETHEUS_STACK),
     }
     if m.logs.enabled:
         args["loki_url"] = loki_url(MONITORING_NAMESPACE)
@@ -67,6 +70,7 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
             "namespace": monitoring.namespace,
             "scrape_interval_seconds": m.prometheus.scrape_interval_seconds,
             "monitoring_release": monitoring.release_name,
+            "chart_source": chart_source(cfg, DCGM_EXPORTER),
         },
         cloud.on_cluster,
     )
@@ -83,6 +87,8 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
                 "storage_class_name": cloud.cluster.storage_class_name,
                 "force_destroy": cfg.storage.force_destroy,
                 "protect": cfg.protect,
+                "loki_chart_source": chart_source(cfg, LOKI),
+                "alloy_chart_source": chart_source(cfg, ALLOY),
             },
             cloud.on_both,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,11 +19,22 @@ from infra.workloads import build_workloads
 def main() -> None:
     """Entry point under the Pulumi engine (or the offline plan's mock engine)."""
     try:
-        cfg = load_stack_config(*read_sections())
+        cfg = load_stack_config(*read_sections(), project_dir=project_dir())
     except ConfigError as exc:
         # RunError is reported without a traceback: the lines already say what to fix.
         raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
     build(cfg, pulumi.get_stack())
+
+
+def project_dir() -> Path:
+    """The directory of Pulumi.yaml, where relative paths in the config start. The engine says
+    where it is (under `pulumi up` the program runs in infra/, its `main`); the offline plan
+    runs in it, or else reads the checkout this package is installed from."""
+    for candidate in (pulumi.get_root_directory(), Path.cwd()):
+        # Outside the engine the runtime's root directory is a placeholder (or None).
+        if candidate and (Path(candidate) / "Pulumi.yaml").is_file():
+            return Path(candidate)
+    return Path(__file__).resolve().parents[1]
 
 
 def read_sections() -> tuple[dict[str, Any], set[str]]:

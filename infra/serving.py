@@ -15,7 +15,9 @@ from components.inference_service import (
     ServeArgs,
     resources_args,
 )
-from components.versions import VLLM_IMAGE
+from components.ingress_gateway import IngressGatewayArgs
+from components.versions import AWS_LOAD_BALANCER_CONTROLLER, KEDA, VLLM_IMAGE
+from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.derived import resources_of, sizing_of
@@ -36,26 +38,26 @@ def build_serving(
 ) -> Serving:
     if not cfg.models or cfg.ingress is None or observability is None:
         return Serving(None, None, {})
-    keda = Keda("keda", {"namespace": "keda"}, cloud.on_cluster)
+    keda = Keda("keda", {"namespace": "keda", "chart_source": chart_source(cfg, KEDA)}, cloud.on_cluster)
     ingress = cfg.ingress
-    gateway = IngressGateway(
-        cloud.name,
-        {
-            "cluster_name": cloud.cluster.cluster_name,
-            "cluster_arn": cloud.cluster.cluster_arn,
-            "vpc_id": cloud.network.vpc_id,
-            "region": cfg.aws.region,
-            "domain": ingress.domain,
-            "certificate_arn": ingress.certificate_arn,
-            "ssl_policy": ingress.ssl_policy,
-            "allowed_cidrs": [str(c) for c in ingress.allowed_cidrs],
-            "rate_limit_per_five_minutes": ingress.rate_limit_per_five_minutes,
-            "access_log_retention_days": ingress.access_log_retention_days,
-            "force_destroy": cfg.storage.force_destroy,
-            "protect": cfg.protect,
-        },
-        cloud.on_both,
-    )
+    gateway_args: IngressGatewayArgs = {
+        "cluster_name": cloud.cluster.cluster_name,
+        "cluster_arn": cloud.cluster.cluster_arn,
+        "vpc_id": cloud.network.vpc_id,
+        "region": cfg.aws.region,
+        "domain": ingress.domain,
+        "certificate_arn": ingress.certificate_arn,
+        "ssl_policy": ingress.ssl_policy,
+        "allowed_cidrs": [str(c) for c in ingress.allowed_cidrs],
+        "rate_limit_per_five_minutes": ingress.rate_limit_per_five_minutes,
+        "access_log_retention_days": ingress.access_log_retention_days,
+        "force_destroy": cfg.storage.force_destroy,
+        "protect": cfg.protect,
+        "chart_source": chart_source(cfg, AWS_LOAD_BALANCER_CONTROLLER),
+    }
+    if cfg.gateway_api_crds is not None:
+        gateway_args["gateway_api_crds"] = cfg.gateway_api_crds
+    gateway = IngressGateway(cloud.name, gateway_args, cloud.on_both)
     services = {
         name: InferenceService(
             name, _service_args(cfg, cloud, workloads, observability, name, keda, gateway), cloud.on_cluster

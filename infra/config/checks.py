@@ -11,13 +11,16 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
+from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
 from components.core import gpu_catalog
 from components.core.capacity import check_capacity
+from components.core.charts import local_chart_problem
 from components.core.sizing import ARCHITECTURES
 from components.core.subnets import LARGEST_PREFIX, SMALLEST_PREFIX
+from components.versions import HELM_CHARTS
 from infra.config.cloud import GpuPoolConfig, NetworkConfig, SystemNodesConfig
 from infra.config.derived import SizingError, capacity_inputs, deployments_of, sizing_of
 from infra.config.stack import StackConfig
@@ -46,6 +49,7 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_tenants(cfg),
         *_models(cfg),
         *_alerting(cfg),
+        *_chart_sources(cfg),
     ]
     # Sizing reads the pools' GPU shapes: only once those are sound.
     if not any(p.path.startswith("gpuPools.") for p in problems):
@@ -317,3 +321,23 @@ def _alerting(cfg: StackConfig) -> Iterator[Problem]:
             yield Problem(path, "set exactly one of slackWebhookUrl, webhookUrl or emailTo")
         elif kinds == ["email"] and (receiver.email_from is None or receiver.email_smarthost is None):
             yield Problem(path, "emailTo needs emailFrom and emailSmarthost (host:port)")
+
+
+def _chart_sources(cfg: StackConfig) -> Iterator[Problem]:
+    pins = {chart.name: chart for chart in HELM_CHARTS}
+    for name, source in cfg.chart_sources.items():
+        path = f"chartSources.{name}"
+        if (source.repository is None) == (source.path is None):
+            yield Problem(path, "set exactly one of repository (a mirror) or path (a local chart)")
+            continue
+        if source.path is None:
+            if source.allow_version_mismatch:
+                yield Problem(f"{path}.allowVersionMismatch", "applies only to a local chart (path)")
+            continue
+        pin = pins[name]
+        local = Path(source.path)
+        problem = local_chart_problem(local, pin.name, pin.version, source.allow_version_mismatch)
+        if problem is not None and not local.exists():
+            problem += " (a relative path starts at the project directory, where Pulumi.yaml is)"
+        if problem is not None:
+            yield Problem(f"{path}.path", problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -23,14 +24,18 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_stack_config(sections: Mapping[str, Any], secret_sections: Collection[str] = ()) -> StackConfig:
+def load_stack_config(
+    sections: Mapping[str, Any], secret_sections: Collection[str] = (), project_dir: Path | None = None
+) -> StackConfig:
     """Validate the `llm-platform:*` sections of a stack (namespace stripped).
 
     `secret_sections` are the sections Pulumi holds encrypted; a secret field
-    anywhere else is a secret in plain text, and is refused.
+    anywhere else is a secret in plain text, and is refused. Relative paths in
+    the config (local charts) start at `project_dir`, the directory of
+    Pulumi.yaml (default: the working directory), and come out absolute.
     """
     try:
-        cfg = StackConfig.model_validate(dict(sections))
+        cfg = StackConfig.model_validate(dict(sections), context={"project_dir": project_dir or Path.cwd()})
     except ValidationError as exc:
         raise ConfigError(_problems(exc.errors())) from None
     problems = check_stack(cfg, secret_sections)

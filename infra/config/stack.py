@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from infra.config.base import DnsLabel, Model
+from infra.config.charts import ChartName, ChartRepository, ChartSourceConfig, GatewayApiCrdsSource
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.workloads import IngressConfig, ModelConfig, StorageConfig, TenantConfig
@@ -31,6 +32,12 @@ class StackConfig(Model):
     """Prometheus, Alertmanager, Grafana, GPU telemetry and logs; required when models are served (the autoscalers read Prometheus)."""
     models: dict[DnsLabel, ModelConfig] = {}
     """Models to serve by name (the name is the served model name and part of its storage path)."""
+    default_chart_repository: ChartRepository | None = None
+    """A mirror that every Helm chart without its own entry in chartSources is installed from (the same chart at its pinned version), e.g. an Artifactory virtual Helm repository or an OCI registry that proxies the public ones. Default: each chart's public repository."""
+    chart_sources: dict[ChartName, ChartSourceConfig] = {}
+    """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy): a mirror (repository) or a local chart (path). The pinned version stays."""
+    gateway_api_crds: GatewayApiCrdsSource | None = None
+    """Where the pinned Gateway API CRDs (standard-install.yaml of the release in components/versions.py) come from instead of their GitHub release: an https:// mirror or a local file (absolute or relative to the project directory). It must be that release's file. Default: the GitHub release."""
     protect: bool = False
     """Protect stateful resources (EKS cluster, KMS keys, log groups) from deletion, and keep them in AWS when they leave the program. Turn on for prod."""
 
