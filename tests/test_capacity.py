@@ -104,3 +104,64 @@ def test_cpu_and_memory_quotas_hold_the_serving_pods_at_full_scale() -> None:
     ]
     ample = {"team-a": TenantQuota(gpus=8, cpu_millicores=16000, memory_mib=128 * 1024)}
     assert check_capacity([model], ample, POOLS) == []
+
+
+# --- minimum scale: the nodes a managed node group starts with (nothing adds any) ------------
+
+
+def at_minimum(models: list[ModelDemand], pool: PoolSupply) -> list[str]:
+    quotas = {m.tenant: TenantQuota(10**3, 10**6, 10**9) for m in models}
+    return [
+        f"{p.path}: {p.message}"
+        for p in check_capacity(models, quotas, {pool.name: pool})
+        if ".minSize" in p.path or ".desiredSize" in p.path
+    ]
+
+
+def test_prods_first_deploy_left_a_replica_pending_and_the_plan_now_says_so() -> None:
+    # the review's finding: l40s started with 2 one-GPU nodes; llama-8b keeps 2 replicas,
+    # its canary 1, and each surges one replica while it rolls out
+    l40s = PoolSupply("l40s", gpus_per_node=1, max_nodes=7, start_nodes=2)
+    stable = llama(
+        name="llama-8b", pool="l40s", gpus_per_replica=1, min_replicas=2, max_replicas=4, surge=True
+    )
+    canary = llama(
+        name="llama-8b-canary", pool="l40s", gpus_per_replica=1, min_replicas=1, max_replicas=1, surge=True
+    )
+    assert at_minimum([stable, canary], l40s) == [
+        "gpuPools.l40s.minSize: 2 nodes x 1 GPU cannot run what its models keep at minimum scale: "
+        "llama-8b (2 x 1 + 1 surge), llama-8b-canary (1 x 1 + 1 surge), 5 GPUs on 5 nodes; nothing adds "
+        "nodes to a managed node group, so set minSize to 5 or lower the models' minReplicas"
+    ]
+    assert at_minimum([stable, canary], PoolSupply("l40s", 1, 7, start_nodes=5)) == []
+
+
+def test_a_half_full_node_cannot_take_a_replica_that_needs_more_than_its_free_gpus() -> None:
+    # three 4-GPU replicas are 12 of 16 GPUs, but no 8-GPU node holds one and a half of them
+    h100 = PoolSupply("a100", gpus_per_node=8, max_nodes=2, start_nodes=1)
+    models = [llama(gpus_per_replica=4, min_replicas=1), llama(name="b", gpus_per_replica=4, min_replicas=2)]
+    [problem] = at_minimum(models, h100)
+    assert "12 GPUs on 2 nodes" in problem and "set minSize to 2" in problem
+    assert at_minimum(models, PoolSupply("a100", 8, 2, start_nodes=2)) == []
+    # 6-GPU replicas leave 2 GPUs of every node unused: two need two nodes
+    assert "on 2 nodes" in at_minimum([llama(gpus_per_replica=6, min_replicas=2)], h100)[0]
+
+
+def test_a_model_scaled_to_zero_needs_no_node_and_no_surge() -> None:
+    dev_l4 = PoolSupply("l4", gpus_per_node=1, max_nodes=3, start_nodes=0)
+    assert at_minimum([llama(pool="l4", gpus_per_replica=1, min_replicas=0, surge=True)], dev_l4) == []
+
+
+def test_a_rollout_without_surge_needs_no_spare_gpu() -> None:
+    # maxSurge 0: a rollout stops one replica before it starts the next
+    pool = PoolSupply("a100", gpus_per_node=8, max_nodes=2, start_nodes=1)
+    assert at_minimum([llama(gpus_per_replica=4, min_replicas=2)], pool) == []
+    assert "set minSize to 2" in at_minimum([llama(gpus_per_replica=4, min_replicas=2, surge=True)], pool)[0]
+
+
+def test_the_start_size_key_is_named_as_configured() -> None:
+    pool = PoolSupply("l4", gpus_per_node=1, max_nodes=3, start_nodes=1, start_key="desiredSize")
+    [problem] = at_minimum([llama(pool="l4", gpus_per_replica=1, min_replicas=2)], pool)
+    assert (
+        problem.startswith("gpuPools.l4.desiredSize: 1 nodes x 1 GPU") and "set desiredSize to 2" in problem
+    )

@@ -66,17 +66,17 @@ def test_plan_is_deterministic(planned: Callable[[str], Path], tmp_path: Path) -
 
 def test_prod_summary_has_the_capacity_and_cost_of_every_pool(planned: Callable[[str], Path]) -> None:
     summary = (planned("prod") / "summary.md").read_text()
-    assert "| l40s | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 2..7 | 2..7 |" in summary
+    assert "| l40s | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 5..7 | 5..7 |" in summary
     assert "| h100 | p5.48xlarge | onDemand | H100 | 8 | 80.0 | 1..2 | 8..16 |" in summary
     assert "| search | 7 | 7 | 40 | 18.2 | 256Gi | 181Gi | llama-8b, llama-8b-canary |" in summary
     assert "| llama-70b | research | h100 | 4 | 131.5 GiB | 320 KiB | 15 x 32768 | 1..4 | - |" in summary
-    # the control plane, 3 NAT gateways, the ALB, 3..6 m7i.xlarge, 2..7 g6e.xlarge, 1..2 p5.48xlarge
+    # the control plane, 3 NAT gateways, the ALB, 3..6 m7i.xlarge, 5..7 g6e.xlarge, 1..2 p5.48xlarge
     fixed = 0.10 + 3 * 0.045 + 0.0225
-    low = fixed + 3 * 0.2016 + 2 * 1.861 + 55.040
+    low = fixed + 3 * 0.2016 + 5 * 1.861 + 55.040
     high = fixed + 6 * 0.2016 + 7 * 1.861 + 2 * 55.040
     # gp3 roots: system 50 GiB; l40s 200 GiB and h100 500 GiB, both at 6000 IOPS and 500 MiB/s
     fast = (6000 - 3000) * 0.005 + (500 - 125) * 0.04
-    disks_low = 3 * 50 * 0.08 + 2 * (200 * 0.08 + fast) + 1 * (500 * 0.08 + fast)
+    disks_low = 3 * 50 * 0.08 + 5 * (200 * 0.08 + fast) + 1 * (500 * 0.08 + fast)
     disks_high = 6 * 50 * 0.08 + 7 * (200 * 0.08 + fast) + 2 * (500 * 0.08 + fast)
     low += disks_low / 730
     high += disks_high / 730

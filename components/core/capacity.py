@@ -60,6 +60,11 @@ class PoolSupply:
     name: str
     gpus_per_node: int
     max_nodes: int
+    start_nodes: int | None = None
+    """Nodes the pool runs when nothing scales it: its desired size, else its minimum (a
+    managed node group has no autoscaler). None: not checked at minimum scale."""
+    start_key: str = "minSize"
+    """The config key that sets start_nodes (minSize or desiredSize), for the error."""
 
     @property
     def max_gpus(self) -> int:
@@ -116,6 +121,7 @@ def check_capacity(
 
     for pool in pools.values():
         placed = [m for m in models if m.pool == pool.name]
+        problems += _minimum_scale(pool, placed)
         need = sum(m.max_gpus for m in placed)
         if need > pool.max_gpus:
             listed = ", ".join(f"{m.explain()} of {m.tenant}" for m in placed)
@@ -127,6 +133,57 @@ def check_capacity(
                 )
             )
     return problems
+
+
+def _pods_at_minimum(models: list[ModelDemand]) -> list[int]:
+    """GPUs of each pod at minimum scale: the minimum replicas, and while a Deployment that
+    surges rolls out, its one extra replica (a new image or argument rolls every Deployment
+    at once, so each needs its own)."""
+    pods: list[int] = []
+    for m in models:
+        pods += [m.gpus_per_replica] * m.min_replicas
+        if m.surge and m.min_replicas:
+            pods.append(m.gpus_per_replica)
+    return pods
+
+
+def nodes_needed(pods: list[int], gpus_per_node: int) -> int:
+    """Nodes of `gpus_per_node` GPUs the pods need, placed largest first on the first node
+    with room (a pod's GPUs are on one node: 3 half-node pods need 2 nodes, not 1.5)."""
+    free: list[int] = []
+    for gpus in sorted(pods, reverse=True):
+        for i, room in enumerate(free):
+            if room >= gpus:
+                free[i] -= gpus
+                break
+        else:
+            free.append(gpus_per_node - gpus)
+    return len(free)
+
+
+def _minimum_scale(pool: PoolSupply, placed: list[ModelDemand]) -> list[CapacityProblem]:
+    """The nodes a pool starts with run every replica its models keep at minimum scale, and
+    the surge replica of each rollout: else a pod stays Pending from the first deploy, and
+    a rollout that must surge never finishes."""
+    pods = [g for g in _pods_at_minimum(placed) if g <= pool.gpus_per_node]
+    if pool.start_nodes is None or not pods:
+        return []
+    need = nodes_needed(pods, pool.gpus_per_node)
+    if need <= pool.start_nodes:
+        return []
+    listed = ", ".join(
+        f"{m.name} ({m.min_replicas} x {m.gpus_per_replica}{' + 1 surge' if m.surge else ''})"
+        for m in placed
+        if m.min_replicas
+    )
+    return [
+        CapacityProblem(
+            f"gpuPools.{pool.name}.{pool.start_key}",
+            f"{pool.start_nodes} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)} cannot run what its "
+            f"models keep at minimum scale: {listed}, {sum(pods)} GPUs on {need} nodes; nothing adds nodes "
+            f"to a managed node group, so set {pool.start_key} to {need} or lower the models' minReplicas",
+        )
+    ]
 
 
 def _gpus(n: int) -> str:

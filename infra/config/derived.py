@@ -110,7 +110,10 @@ def capacity_inputs(
     pools = {}
     for name, pool in cfg.gpu_pools.items():
         itype = gpu_catalog.CATALOG[pool.instance_types[0]]
-        pools[name] = PoolSupply(name, itype.gpus, pool.max_size)
+        start, key = (
+            (pool.desired_size, "desiredSize") if pool.desired_size is not None else (pool.min_size, "minSize")
+        )
+        pools[name] = PoolSupply(name, itype.gpus, pool.max_size, start, key)
     models = []
     for name, m in cfg.models.items():
         try:
