@@ -1,0 +1,156 @@
+"""What the e2e looks at in the cluster: GPU pods, PodDisruptionBudgets during a rollout or
+a drain, and what is left after destroy. Each reads the API server, never our plan."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from e2e.cluster import LocalCluster
+
+GPU = "nvidia.com/gpu"
+
+
+def gpu_request(pod_or_template_spec: dict[str, Any]) -> int:
+    containers = pod_or_template_spec.get("containers", [])
+    return sum(int((c.get("resources", {}).get("limits") or {}).get(GPU, 0)) for c in containers)
+
+
+def pods(cluster: LocalCluster) -> list[dict[str, Any]]:
+    return list(cluster.get("pods", "--all-namespaces")["items"])
+
+
+def gpu_pods(cluster: LocalCluster) -> list[dict[str, Any]]:
+    return [p for p in pods(cluster) if gpu_request(p["spec"]) and not p["metadata"].get("deletionTimestamp")]
+
+
+def pending(cluster: LocalCluster) -> list[str]:
+    return [
+        f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+        for p in pods(cluster)
+        if p["status"].get("phase") == "Pending" and not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def scale_to_minimum(cluster: LocalCluster, at_least: int = 0) -> int:
+    """What KEDA does when it takes a ScaledObject with no load: its target at
+    minReplicaCount (or `at_least`, as a cron trigger does in working hours). KEDA does not
+    run here (its chart is the stand-in chart), so the e2e scales as it would. Returns the
+    GPU pods the stack then wants."""
+    wanted = 0
+    for so in cluster.get("scaledobjects.keda.sh", "--all-namespaces")["items"]:
+        ns, target = so["metadata"]["namespace"], so["spec"]["scaleTargetRef"]["name"]
+        replicas = max(int(so["spec"].get("minReplicaCount", 0)), at_least)
+        cluster.kubectl("scale", "deployment", target, "-n", ns, f"--replicas={replicas}")
+        deployment = cluster.get("deployment", target, "-n", ns)
+        if gpu_request(deployment["spec"]["template"]["spec"]):
+            wanted += replicas
+    return wanted
+
+
+def wait_settled(cluster: LocalCluster, timeout: float = 120) -> None:
+    """Until every Deployment has as many updated, ready replicas as it wants (or timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = cluster.get("deployments", "--all-namespaces")["items"]
+        if all(
+            d["status"].get("readyReplicas", 0) == d["spec"].get("replicas", 1)
+            and d["status"].get("updatedReplicas", 0) == d["spec"].get("replicas", 1)
+            and d["status"].get("replicas", 0) == d["spec"].get("replicas", 1)
+            for d in items
+        ):
+            return
+        time.sleep(1)
+
+
+@dataclass
+class PdbWatch:
+    """Samples every PodDisruptionBudget's healthy pods while something runs, and records
+    each moment fewer were healthy than the budget allows (desired - maxUnavailable, or
+    minAvailable)."""
+
+    cluster: LocalCluster
+    violations: list[str] = field(default_factory=list)
+    samples: int = 0
+    failed_samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> PdbWatch:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample()
+            except (RuntimeError, ValueError, KeyError):  # a read failed mid-change; the next one counts
+                self.failed_samples += 1
+            self._stop.wait(0.5)
+
+    def sample(self) -> None:
+        budgets = self.cluster.get("pdb", "--all-namespaces")["items"]
+        all_pods = pods(self.cluster)
+        self.samples += 1
+        for pdb in budgets:
+            ns = pdb["metadata"]["namespace"]
+            selector = pdb["spec"].get("selector", {}).get("matchLabels", {})
+            matched = [
+                p
+                for p in all_pods
+                if p["metadata"]["namespace"] == ns
+                and all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+            ]
+            expected = pdb["status"].get("expectedPods", 0)
+            healthy = sum(
+                1
+                for p in matched
+                if not p["metadata"].get("deletionTimestamp")
+                and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])
+                )
+            )
+            if "minAvailable" in pdb["spec"]:
+                floor = int(pdb["spec"]["minAvailable"])
+            else:
+                floor = expected - int(pdb["spec"].get("maxUnavailable", 0))
+            if expected and healthy < floor:
+                self.violations.append(f"{ns}/{pdb['metadata']['name']}: {healthy} healthy < {floor} allowed")
+
+
+def objects(cluster: LocalCluster) -> set[str]:
+    """Every object in the API server, as kind/namespace/name, but for what Kubernetes
+    writes on its own all the time (events, leases, endpoint slices)."""
+    kinds = cluster.kubectl("api-resources", "--verbs=list", "-o", "name").stdout.split()
+    skip = {"events", "events.events.k8s.io", "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
+            "endpoints", "componentstatuses"}  # fmt: skip
+    kinds = [k for k in kinds if k not in skip]
+    out = cluster.kubectl("get", ",".join(kinds), "--all-namespaces", "-o",
+                          "jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{'\\n'}{end}")  # fmt: skip
+    return {line for line in out.stdout.splitlines() if line}
+
+
+def wait_gone(
+    cluster: LocalCluster, before: set[str], tick: Callable[[], None], timeout: float = 120
+) -> None:
+    """Until nothing is left that was not there before the stack (namespaces take a while
+    to empty), or timeout: what is still there then is reported as left behind. `tick`
+    runs each round (the stand-in volume provisioner reclaims released volumes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tick()
+        left = {
+            o for o in objects(cluster) - before if not o.startswith("ConfigMap/") or "kube-root-ca" not in o
+        }
+        if not left:
+            return
+        time.sleep(2)
