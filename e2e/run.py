@@ -196,10 +196,10 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
         checks.scale_to_minimum(cluster, at_least=1)
         checks.wait_settled(cluster)
         old_pods = {p["metadata"]["uid"] for p in checks.gpu_pods(cluster)}
-        models = _models(stack)
-        for model, max_num_seqs in models.items():
+        models = _max_num_seqs(stack)
+        for key, max_num_seqs in models.items():
             pulumi.run(f"{name}-rollout-config", "config", "set", "--path", *config,
-                       f"llm-platform:models.{model}.maxNumSeqs", str(max_num_seqs // 2))  # fmt: skip
+                       f"llm-platform:models.{key}", str(max_num_seqs // 2))  # fmt: skip
         with checks.PdbWatch(cluster) as watch:
             ok, seconds, _ = _up(pulumi, cluster, f"{name}-rollout", *config)
             checks.wait_settled(cluster)
@@ -239,12 +239,21 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
         cluster.stop()
 
 
-def _models(stack: DerivedStack) -> dict[str, int]:
-    """Each model of the stack and its maxNumSeqs (vLLM's default where unset)."""
+def _max_num_seqs(stack: DerivedStack) -> dict[str, int]:
+    """Every maxNumSeqs that shapes a Deployment (each model's, and its canary's where the
+    canary sets its own), by config path below `models`, with its value in force."""
     import yaml
 
+    from infra.config.workloads import ModelConfig
+
+    default = int(ModelConfig.model_fields["max_num_seqs"].default)
     models = yaml.safe_load(stack.config_file.read_text())["config"].get("llm-platform:models", {})
-    return {name: int(m.get("maxNumSeqs", 256)) for name, m in models.items()}
+    found = {}
+    for name, model in models.items():
+        found[f"{name}.maxNumSeqs"] = int(model.get("maxNumSeqs", default))
+        if "maxNumSeqs" in (model.get("canary") or {}):
+            found[f"{name}.canary.maxNumSeqs"] = int(model["canary"]["maxNumSeqs"])
+    return found
 
 
 def _drain(cluster: LocalCluster) -> dict[str, Any]:
