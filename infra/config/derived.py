@@ -111,7 +111,9 @@ def capacity_inputs(
     for name, pool in cfg.gpu_pools.items():
         itype = gpu_catalog.CATALOG[pool.instance_types[0]]
         start, key = (
-            (pool.desired_size, "desiredSize") if pool.desired_size is not None else (pool.min_size, "minSize")
+            (pool.desired_size, "desiredSize")
+            if pool.desired_size is not None
+            else (pool.min_size, "minSize")
         )
         pools[name] = PoolSupply(name, itype.gpus, pool.max_size, start, key)
     models = []
