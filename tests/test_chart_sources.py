@@ -7,6 +7,7 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -409,7 +410,9 @@ def test_a_bad_gateway_api_crds_source_names_the_key(tmp_path: Path, value: str,
     assert problem.startswith("error: gatewayApiCrds: ") and expected in problem
 
 
-def test_plan_installs_the_gateway_api_crds_from_the_given_file(tmp_path: Path) -> None:
+def test_plan_installs_the_gateway_api_crds_from_the_given_file(
+    tmp_path: Path, planned: Callable[[str], Path]
+) -> None:
     crds = tmp_path / "standard-install.yaml"
     crds.write_text("# vendored\n")
     stack_file = _stack_file(tmp_path, "dev", {"llm-platform:gatewayApiCrds": str(crds)})
@@ -422,6 +425,6 @@ def test_plan_installs_the_gateway_api_crds_from_the_given_file(tmp_path: Path) 
         if r["type"] == "kubernetes:yaml/v2:ConfigFile"
     ]
     assert config_file["props"]["file"] == str(crds)
-    committed = json.loads((REPO / "build" / "plan" / "dev" / "resources.json").read_text())
+    committed = json.loads((planned("dev") / "resources.json").read_text())
     [default] = [r for r in committed if r["type"] == "kubernetes:yaml/v2:ConfigFile"]
     assert default["props"]["file"] == versions.GATEWAY_API_CRDS

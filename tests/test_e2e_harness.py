@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,21 +80,20 @@ def test_cli_is_not_older_than_the_python_sdk_pin() -> None:
     assert as_tuple(_pin("PULUMI_CLI_VERSION")) >= as_tuple(sdk.group(1))
 
 
-@pytest.fixture(scope="module")
-def prod_nodes(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    plan = ROOT / "build" / "plan" / "prod"
-    if not (plan / "resources.json").exists():
-        pytest.skip("needs the prod plan (tests/test_plan_cli.py writes it)")
-    return node_objects("prod", plan)
+@pytest.fixture
+def prod_nodes(planned: Callable[[str], Path]) -> list[dict[str, Any]]:
+    return node_objects("prod", planned("prod"))
 
 
-def _node_groups(stack: str) -> list[dict[str, Any]]:
-    resources = json.loads((ROOT / "build" / "plan" / stack / "resources.json").read_text())
+def _node_groups(plan: Path) -> list[dict[str, Any]]:
+    resources = json.loads((plan / "resources.json").read_text())
     return [r["props"] for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"]
 
 
-def test_simulated_nodes_match_the_pools_at_their_starting_size(prod_nodes: list[dict[str, Any]]) -> None:
-    groups = _node_groups("prod")
+def test_simulated_nodes_match_the_pools_at_their_starting_size(
+    prod_nodes: list[dict[str, Any]], planned: Callable[[str], Path]
+) -> None:
+    groups = _node_groups(planned("prod"))
     assert len(prod_nodes) == sum(g["scalingConfig"]["desiredSize"] for g in groups)
     for group in groups:
         mine = [
