@@ -226,9 +226,23 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
             "violation_messages": report.get("policy_pack", {}).get("violation_messages", []) + violations,
         }
 
-        # 7. destroy: operators unprotect protected resources first, as here
-        pulumi.run(f"{name}-unprotect", "state", "unprotect", "--all", "--yes", "--stack", name)
+        # 7. destroy, as README's "Tearing down a protected stack" says: protection off
+        # (and buckets emptied) through an update, then destroy
+        unprotect_ok = True
+        if _protected(stack):
+            for key, value in (("protect", "false"), ("storage.forceDestroy", "true")):
+                pulumi.run(
+                    f"{name}-teardown-config",
+                    "config",
+                    "set",
+                    "--path",
+                    *config,
+                    f"llm-platform:{key}",
+                    value,
+                )
+            unprotect_ok, _, _ = _up(pulumi, cluster, f"{name}-unprotect", *config)
         destroy_ok, _, _ = _pulumi_with_volumes(pulumi, cluster, f"{name}-destroy", "destroy", *config)
+        destroy_ok = destroy_ok and unprotect_ok
         left_in_stack = [r["urn"] for r in pulumi.stack_resources(name) if r["type"] != "pulumi:pulumi:Stack"]
         checks.wait_gone(cluster, before, tick=StandInVolumes(cluster).reclaim_released)
         left_in_cluster = sorted(checks.objects(cluster) - before - _kubernetes_owned(cluster))
@@ -237,6 +251,12 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
                              "left_objects": left_in_stack + left_in_cluster}  # fmt: skip
     finally:
         cluster.stop()
+
+
+def _protected(stack: DerivedStack) -> bool:
+    import yaml
+
+    return bool(yaml.safe_load(stack.config_file.read_text())["config"].get("llm-platform:protect", False))
 
 
 def _max_num_seqs(stack: DerivedStack) -> dict[str, int]:
