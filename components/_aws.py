@@ -40,11 +40,20 @@ def kms_key(name: str, description: str, parent: pulumi.Resource, protect: bool)
     return key
 
 
-def pod_role(name: str, cluster_arn: pulumi.Input[str], parent: pulumi.Resource) -> aws.iam.Role:
-    """A role that only EKS Pod Identity, for this cluster, may assume."""
+def pod_role(
+    name: str,
+    cluster_arn: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """A role that only EKS Pod Identity may assume, for `service_account` of `namespace` of
+    this cluster (by the session tags EKS adds to the request)."""
     return aws.iam.Role(
         name,
-        assume_role_policy=pulumi.Output.from_input(cluster_arn).apply(iam.pod_identity_trust),
+        assume_role_policy=pulumi.Output.all(cluster_arn, namespace, service_account).apply(
+            lambda a: iam.pod_identity_trust(str(a[0]), str(a[1]), str(a[2]))
+        ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -52,8 +61,13 @@ def pod_role(name: str, cluster_arn: pulumi.Input[str], parent: pulumi.Resource)
 def addon_role(
     name: str, cluster_arn: pulumi.Input[str], managed_policy: str, parent: pulumi.Resource
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
-    """The Pod Identity role of an EKS add-on's controller, holding AWS's managed policy for it."""
-    role = pod_role(name, cluster_arn, parent)
+    """The Pod Identity role of an EKS add-on's controller, holding AWS's managed policy for it.
+
+    Only the add-on's own service account (`iam.ADDON_SERVICE_ACCOUNTS`, by the managed
+    policy it holds) may assume it; an add-on missing there is an error, not an open role.
+    """
+    namespace, service_account = iam.ADDON_SERVICE_ACCOUNTS[managed_policy]
+    role = pod_role(name, cluster_arn, namespace, service_account, parent)
     attachment = aws.iam.RolePolicyAttachment(
         name,
         role=role.name,
@@ -83,7 +97,7 @@ def pod_identity(
     """Pods running as `service_account` in `namespace` get a role holding `policy` and nothing
     else. Workloads that call AWS at start should wait for `grant` and `association`."""
     child = pulumi.ResourceOptions(parent=parent)
-    role = pod_role(name, cluster_arn, parent)
+    role = pod_role(name, cluster_arn, namespace, service_account, parent)
     grant = aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
     association = aws.eks.PodIdentityAssociation(
         name,

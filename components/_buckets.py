@@ -68,9 +68,12 @@ def harden(
             "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_UPLOAD_DAYS},
         }
     ]
+    lifecycle_after: list[pulumi.Resource] = []
     if noncurrent_version_days is not None:
-        aws.s3.BucketVersioning(
-            name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        lifecycle_after.append(
+            aws.s3.BucketVersioning(
+                name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+            )
         )
         rules.append(
             {
@@ -82,7 +85,14 @@ def harden(
         )
     if expire_days is not None:
         rules.append({"id": "expire", "status": "Enabled", "filter": {}, "expiration": {"days": expire_days}})
-    aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=rules, opts=child)
+    # Versioning first, as the provider's documentation asks of versioned buckets: the two
+    # are separate S3 calls on one bucket, and the noncurrent-version rule is about versions.
+    aws.s3.BucketLifecycleConfiguration(
+        name,
+        bucket=bucket.id,
+        rules=rules,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=lifecycle_after),
+    )
     # After the public access block, so the policy is never evaluated on an open bucket.
     return aws.s3.BucketPolicy(
         name,

@@ -10,6 +10,17 @@ import pulumi_kubernetes as k8s
 from components.core.charts import local_chart_problem, repository_problem
 from components.versions import HelmChart
 
+# What Kubernetes refuses to change on a StorageClass. A change to any of them (protect
+# flips reclaimPolicy) must replace the class, and delete it first: the name stays the same.
+# Deleting a StorageClass leaves the volumes made from it as they are.
+STORAGE_CLASS_IMMUTABLE = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode", "mountOptions"]
+
+
+def storage_class_options(opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(replace_on_changes=STORAGE_CLASS_IMMUTABLE, delete_before_replace=True)
+    )
+
 
 def meta(
     name: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_aws as aws
 
@@ -17,6 +19,9 @@ NODE_POLICIES = (
 )
 
 ROOT_DEVICE = "/dev/xvda"  # root device of the EKS AL2023 AMIs
+# What the launch template tags: the provider's default tags reach the template itself but
+# not what EC2 Auto Scaling launches from it on the node group's behalf.
+TAGGED_RESOURCES = ("instance", "volume", "network-interface")
 
 
 def node_role(name: str, parent: pulumi.Resource) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
@@ -45,11 +50,16 @@ def launch_template(
     parent: pulumi.Resource,
     iops: int = 3000,
     throughput_mibps: int = 125,
+    tags: pulumi.Input[Mapping[str, str]] | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2 only with a hop limit of 1 (pods cannot borrow the node's credentials),
     and an encrypted gp3 root volume (the account's aws/ebs KMS key).
 
+    `tags` (the stack's cost-allocation tags) go on every instance, root volume and
+    network interface launched from it, with Name set to `name`.
+
     No AMI here: the node group picks the EKS-optimised AMI of its AMI type."""
+    launched = pulumi.Output.from_input(tags or {}).apply(lambda t: {**t, "Name": name})
     return aws.ec2.LaunchTemplate(
         f"{name}-lt",
         description=f"llm-platform node group {name}",
@@ -73,9 +83,6 @@ def launch_template(
                 },
             }
         ],
-        tag_specifications=[
-            {"resource_type": "instance", "tags": {"Name": name}},
-            {"resource_type": "volume", "tags": {"Name": name}},
-        ],
+        tag_specifications=[{"resource_type": kind, "tags": launched} for kind in TAGGED_RESOURCES],
         opts=pulumi.ResourceOptions(parent=parent),
     )

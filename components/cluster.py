@@ -1,14 +1,14 @@
 """Cluster: the EKS control plane, its core add-ons, a CPU system node group, and a Kubernetes provider."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _aws, _nodes, versions
+from components import _aws, _k8s, _nodes, versions
 from components.core import iam
 from components.core.kubeconfig import eks_kubeconfig, region_of_arn
 from components.core.placement import POOL_LABEL
@@ -37,6 +37,8 @@ class ClusterArgs(TypedDict, total=False):
     """System nodes to start with; ignored after creation."""
     system_disk_gib: int
     """Root volume of a system node, GiB."""
+    node_tags: pulumi.Input[Mapping[str, str]]
+    """Tags for the instances, root volumes and network interfaces of the system nodes, such as the stack's cost-allocation tags (the provider's default tags do not reach them)."""
     protect: bool
     """Protect the cluster, its KMS key and its logs from deletion, and keep them when removed."""
 
@@ -71,6 +73,9 @@ class Cluster(pulumi.ComponentResource):
     """The KMS key that envelope-encrypts Kubernetes Secrets."""
     storage_class_name: pulumi.Output[str]
     """The default StorageClass: encrypted gp3 EBS volumes."""
+    system_node_group_name: pulumi.Output[str]
+    """The CPU system node group; resolves once it exists. Add-ons whose controller is a
+    Deployment (EFS CSI) take it, so they are created when a node can run them."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:Cluster", name, None, opts)
@@ -159,6 +164,7 @@ class Cluster(pulumi.ComponentResource):
         self.certificate_authority = cluster.certificate_authority.data
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
         self.kms_key_arn = key.arn
+        self.system_node_group_name = system_nodes.node_group_name
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, self.certificate_authority, cluster.arn).apply(
                 lambda a: eks_kubeconfig(a[0], a[1], a[2], region_of_arn(a[3]))
@@ -181,7 +187,9 @@ class Cluster(pulumi.ComponentResource):
             reclaim_policy="Retain" if protect else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[block_storage]),
+            opts=_k8s.storage_class_options(
+                pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[block_storage])
+            ),
         )
         self.storage_class_name = storage_class.metadata.apply(lambda m: str(m["name"]))
         self.register_outputs(
@@ -194,6 +202,7 @@ class Cluster(pulumi.ComponentResource):
                 "cluster_security_group_id": self.cluster_security_group_id,
                 "kms_key_arn": self.kms_key_arn,
                 "storage_class_name": self.storage_class_name,
+                "system_node_group_name": self.system_node_group_name,
             }
         )
 
@@ -296,7 +305,9 @@ class Cluster(pulumi.ComponentResource):
     ) -> aws.eks.NodeGroup:
         pool = f"{name}-system"
         role, role_policies = _nodes.node_role(pool, self)
-        template = _nodes.launch_template(pool, args.get("system_disk_gib", 50), self)
+        template = _nodes.launch_template(
+            pool, args.get("system_disk_gib", 50), self, tags=args.get("node_tags")
+        )
         min_size = args.get("system_min_size", 2)
         return aws.eks.NodeGroup(
             pool,

@@ -1,6 +1,6 @@
 """GpuNodePool: an EKS managed node group of GPU instances, and the placement its workloads use."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Required, TypedDict
 
 import pulumi
@@ -69,6 +69,8 @@ class GpuNodePoolArgs(TypedDict, total=False):
     """Root volume per node, GiB (default 200)."""
     pool_label: str
     """Value of the pool label on the nodes (default: the component name); unique per cluster."""
+    node_tags: pulumi.Input[Mapping[str, str]]
+    """Tags for the instances, root volumes and network interfaces the node group launches, such as the stack's cost-allocation tags (the provider's default tags do not reach them)."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -101,6 +103,7 @@ class GpuNodePool(pulumi.ComponentResource):
             self,
             iops=ROOT_VOLUME_IOPS,
             throughput_mibps=ROOT_VOLUME_MIBPS,
+            tags=args.get("node_tags"),
         )
         min_size = args.get("min_size", 0)
         node_group = aws.eks.NodeGroup(

@@ -12,7 +12,7 @@ from components.core import labels, metrics
 from components.core.placement import GPU_RESOURCE
 from components.core.sizing import STARTUP_PROBE_PERIOD_SECONDS, PodResources
 from components.core.storage import MODELS_MOUNT
-from components.core.vllm import API_KEY_ENV, ServeSettings, serve_args
+from components.core.vllm import API_KEY_ENV, PUBLIC_PATH_PREFIXES, SERVE_ENV, ServeSettings, serve_args
 from components.versions import VLLM_IMAGE
 
 TRACK = "llm-platform.io/track"
@@ -260,8 +260,8 @@ class InferenceService(pulumi.ComponentResource):
         served = serve.served_model_name
         selector = {labels.NAME: served, TRACK: track}
         pod_labels = {**labels.standard(served, labels.INFERENCE), TRACK: track}
-        if "claim_name" not in args:  # streaming from S3: the pod reads the bucket over HTTPS
-            pod_labels[labels.PUBLIC_HTTPS_EGRESS] = "true"
+        if "claim_name" not in args:  # streaming from S3: the pod reads the bucket over HTTPS,
+            pod_labels[labels.S3_EGRESS] = "true"  # and S3 is all it may reach outside the VPC
         in_ns = pulumi.ResourceOptions(parent=self)
 
         deployment = k8s.apps.v1.Deployment(
@@ -275,7 +275,7 @@ class InferenceService(pulumi.ComponentResource):
                     _k8s.PULL_IF_NOT_PRESENT,
                     (
                         "CKV_K8S_35",
-                        "vLLM takes its API key only from --api-key or VLLM_API_KEY, not from a file",
+                        "vLLM takes its API key only from VLLM_API_KEY, not from a file",
                     ),
                 ),
             ),
@@ -377,9 +377,11 @@ class InferenceService(pulumi.ComponentResource):
             # Weights are on the volume or in S3; never reach out to the Hub at serve time.
             {"name": "HF_HUB_OFFLINE", "value": "1"},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+            *({"name": k, "value": v} for k, v in SERVE_ENV.items()),
         ]
         if "aws_region" in args:
             env.append({"name": "AWS_REGION", "value": args["aws_region"]})
+            env.append({"name": "AWS_DEFAULT_REGION", "value": args["aws_region"]})  # boto3 (S3 streamer)
         mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "cache", "mountPath": CACHE},
@@ -547,7 +549,11 @@ class InferenceService(pulumi.ComponentResource):
                 "hostnames": [route["hostname"]],
                 "rules": [
                     {
-                        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                        # Only what vLLM's key guards: /invocations, /tokenize, /metrics, /docs
+                        # and the rest answer without it, so they stay inside the cluster.
+                        "matches": [
+                            {"path": {"type": "PathPrefix", "value": p}} for p in PUBLIC_PATH_PREFIXES
+                        ],
                         "backendRefs": [
                             {"name": service, "port": labels.VLLM_PORT, "weight": weight}
                             for service, weight in backends

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components import _aws, _buckets, _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import iam
+from components.core import elb_logs
 from components.core.labels import PART_OF
 from components.core.lbc_policy import load_balancer_controller_policy
 from components.core.placement import POOL_LABEL
@@ -20,9 +20,6 @@ CONTROLLER_NAMESPACE = "kube-system"
 ALB_CONTROLLER = "gateway.k8s.aws/alb"
 TENANT_LABEL = "llm-platform.io/tenant"
 ACCESS_LOG_PREFIX = "alb"
-# ELB's log-writing account in us-east-1 (regions older than August 2022 take the account,
-# newer ones the service principal; both are granted).
-ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021"}
 IDLE_TIMEOUT_SECONDS = 600  # a long generation may send nothing for minutes before its first byte
 
 
@@ -56,7 +53,7 @@ class IngressGatewayArgs(TypedDict, total=False):
     force_destroy: bool
     """Let the access-log bucket be deleted with its logs (dev only)."""
     protect: bool
-    """Protect the access-log bucket from deletion."""
+    """Protect the access-log bucket, and the Gateway with its LoadBalancerConfiguration and namespace (the ALB, with ELB deletion protection), from deletion, and keep them when removed."""
     gateway_api_crds: str
     """Where the pinned Gateway API CRDs come from: an https:// URL or a local file of the same release (default: its GitHub release)."""
     chart_source: _k8s.ChartSourceArgs
@@ -84,6 +81,12 @@ class IngressGateway(pulumi.ComponentResource):
         super().__init__("llmplatform:index:IngressGateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         protect = args.get("protect", False)
+        # A protected stack keeps its entry point: the ALB has ELB deletion protection, and the
+        # objects the controller makes it from (namespace, configuration, Gateway) are protected
+        # and retained with it. Otherwise an update that drops them would have the controller
+        # delete an ALB that deletion protection keeps, and the Gateway would hang on its
+        # finalizer. Tearing down on purpose: README, "Deploying for real".
+        kept = pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
 
         crds = k8s.yaml.v2.ConfigFile(
             f"{name}-gateway-api-crds", file=args.get("gateway_api_crds", GATEWAY_API_CRDS), opts=child
@@ -95,7 +98,8 @@ class IngressGateway(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=_k8s.meta(name, labels={**PART_OF, "pod-security.kubernetes.io/enforce": "restricted"}),
-            opts=child,
+            # Deleting the namespace would delete the Gateway in it, and with it the ALB.
+            opts=pulumi.ResourceOptions.merge(child, kept),
         )
         ns = namespace.metadata.apply(lambda m: str(m["name"]))
         after_controller = pulumi.ResourceOptions(parent=self, depends_on=[controller, crds])
@@ -128,7 +132,12 @@ class IngressGateway(pulumi.ComponentResource):
                 "sourceRanges": list(args.get("allowed_cidrs", ["0.0.0.0/0"])),
                 "tags": {"llm-platform/gateway": name},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[controller, crds, logs.policy]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[controller, crds, logs.policy],
+                protect=protect,
+                retain_on_delete=protect,
+            ),
         )
         gateway_class = k8s.apiextensions.CustomResource(
             f"{name}-class",
@@ -170,7 +179,7 @@ class IngressGateway(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=after_controller,
+            opts=pulumi.ResourceOptions.merge(after_controller, kept),
         )
 
         self.gateway_name = gateway.metadata.apply(lambda m: str(m["name"]))
@@ -219,9 +228,11 @@ class IngressGateway(pulumi.ComponentResource):
             tags=_buckets.sse_s3_tags("ALB access log delivery supports only SSE-S3"),
             opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
-        elb_account = ELB_LOG_ACCOUNTS.get(args["region"])
-        policy = pulumi.Output.all(bucket.arn, _aws.account_id(self)).apply(
-            lambda a: iam.alb_access_log_policy(a[0], ACCESS_LOG_PREFIX, a[1], elb_account)
+        region = args["region"]
+        # At plan time: a region nobody may deliver logs in fails here, not at the first request.
+        elb_logs.log_delivery_principals(region, elb_logs.partition_of(region))
+        policy = pulumi.Output.all(bucket.arn, _aws.account_id(self), _aws.partition(self)).apply(
+            lambda a: elb_logs.access_log_policy(a[0], ACCESS_LOG_PREFIX, a[1], region, a[2])
         )
         bucket_policy = _buckets.harden(
             f"{name}-alb-logs",

@@ -1,13 +1,13 @@
 """ModelStore: the shared model storage, an S3 bucket (the record) and an EFS file system (the cache)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _aws, _buckets
+from components import _aws, _buckets, _k8s
 from components.core import iam
 from components.core.storage import MODEL_FILES_GID, MODEL_FILES_UID
 from components.versions import EFS_CSI_ADDON
@@ -23,8 +23,10 @@ class ModelStoreArgs(TypedDict, total=False):
     """Its ARN: the EFS CSI driver's Pod Identity role trusts only this cluster."""
     vpc_id: Required[pulumi.Input[str]]
     """VPC of the cluster."""
-    subnet_ids: Required[Sequence[pulumi.Input[str]]]
-    """Private subnets, one per zone: an EFS mount target goes in each (plain list: one resource per subnet)."""
+    subnets_by_zone: Required[Mapping[str, pulumi.Input[str]]]
+    """The private subnet of each availability zone (Network.private_subnets_by_zone): an EFS mount target goes in each, named after its zone (plain mapping: one resource per zone)."""
+    system_node_group_name: Required[pulumi.Input[str]]
+    """The cluster's system node group (Cluster.system_node_group_name): the EFS CSI add-on waits for it, since its controller is a Deployment that needs a node."""
     node_security_group_id: Required[pulumi.Input[str]]
     """Security group of the nodes; only it may reach NFS."""
     noncurrent_version_days: pulumi.Input[int]
@@ -112,7 +114,7 @@ class ModelStore(pulumi.ComponentResource):
             },
             reclaim_policy="Retain" if protect else "Delete",
             volume_binding_mode="Immediate",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[addon]),
+            opts=_k8s.storage_class_options(pulumi.ResourceOptions(parent=self, depends_on=[addon])),
         )
 
         self.bucket_name = bucket.bucket
@@ -165,13 +167,19 @@ class ModelStore(pulumi.ComponentResource):
             description="NFS from EKS nodes",
             opts=child,
         )
-        for i, subnet in enumerate(args["subnet_ids"]):
+        # A zone takes one mount target: named by zone, adding or reordering zones leaves the
+        # others alone, and a replaced target goes before its successor is created
+        # (MountTargetConflict otherwise). The alias is the name by list position that
+        # earlier versions gave the target of the zone at that position.
+        for i, (zone, subnet) in enumerate(args["subnets_by_zone"].items()):
             aws.efs.MountTarget(
-                f"{name}-efs-{i}",
+                f"{name}-efs-{zone}",
                 file_system_id=file_system.id,
                 subnet_id=subnet,
                 security_groups=[nfs.id],
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, delete_before_replace=True, aliases=[pulumi.Alias(name=f"{name}-efs-{i}")]
+                ),
             )
         return file_system
 
@@ -180,9 +188,15 @@ class ModelStore(pulumi.ComponentResource):
         role, policy = _aws.addon_role(
             f"{name}-efs-csi", args["cluster_arn"], "service-role/AmazonEFSCSIDriverPolicy", self
         )
+        # Created before a node is Ready, the controller Deployment cannot run and the add-on
+        # stays DEGRADED until its create times out: take the cluster name only once the
+        # system nodes exist (as Cluster orders the EBS CSI add-on).
+        after_nodes = pulumi.Output.all(args["cluster_name"], args["system_node_group_name"]).apply(
+            lambda a: str(a[0])
+        )
         return aws.eks.Addon(
             f"{name}-efs-csi",
-            cluster_name=args["cluster_name"],
+            cluster_name=after_nodes,
             addon_name="aws-efs-csi-driver",
             addon_version=EFS_CSI_ADDON.version,
             pod_identity_associations=[

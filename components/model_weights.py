@@ -1,5 +1,6 @@
 """ModelWeights: how one model's weights reach its GPUs, and the least privilege to read them."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Required, TypedDict
@@ -12,13 +13,40 @@ from components import _aws, _k8s
 from components.cluster import SYSTEM_POOL
 from components.core import iam, labels
 from components.core.placement import POOL_LABEL
+from components.core.sizing import ARCHITECTURES
 from components.core.storage import MODELS_MOUNT, model_prefix, revision_path, revision_prefix
-from components.versions import AWS_CLI_IMAGE, VLLM_IMAGE
+from components.versions import AWS_CLI_IMAGE, HF_XET_VERSION, HUB_SYNC_IMAGE, HUGGINGFACE_HUB_VERSION
 
 SYNC_TIMEOUTS = pulumi.CustomTimeouts(create="180m", update="180m")  # 140 GB at ~20 MB/s and retries
 RUNAI_STREAMER = "runai_streamer"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 SYNC_UID = 10001  # any non-root user: the EFS access point decides who owns the files
+HUB_CLIENT_DIR = "/opt/hub-client"
+"""emptyDir the Hub client is installed into (the image's own file system is read-only)."""
+HUB_CLIENT_VOLUME_LIMIT = "512Mi"  # huggingface_hub, hf_xet and their dependencies take ~60 MB
+GIB = 1024**3
+SHARD_BYTES = 5 * 10**9
+"""Largest safetensors shard the Hub's checkpoints use (transformers' default max_shard_size "5GB")."""
+XET_BUFFER_BYTES = 3 * GIB
+"""hf_xet's in-flight range downloads and reconstruction buffers at its default concurrency."""
+
+
+def hub_download_memory_bytes(parameters: float) -> int:
+    """Memory a Hub download of a model of `parameters` (bf16) may use: hf_xet's buffers plus the
+    dirty pages of the shard being written to the network volume (NFS writes them back lazily, and
+    the kernel charges them to the container); a model smaller than a shard needs only its size."""
+    return XET_BUFFER_BYTES + min(SHARD_BYTES, int(parameters * 2))
+
+
+def _gib_ceil(n: int) -> int:
+    return -(-n // GIB)
+
+
+# Sized once for the largest model the catalog knows, so that no model in it is OOM-killed;
+# hf_xet streams files shard by shard, so a larger model takes longer, not more memory.
+LARGEST_MODEL_PARAMETERS = max(a.parameters for a in ARCHITECTURES.values())
+HUB_DOWNLOAD_MEMORY = f"{_gib_ceil(hub_download_memory_bytes(LARGEST_MODEL_PARAMETERS)) + 2}Gi"
+"""Memory limit of the Hub download: the need of the largest catalog model, plus 2 GiB of Python."""
 
 # Every step first looks for the marker of a finished revision, so a job run again
 # for the same revision copies nothing; copies resume where a failed run stopped.
@@ -27,6 +55,13 @@ if [ -f "$DEST/.complete" ]; then echo "revision already on the volume"; exit 0;
 aws s3 sync --only-show-errors "s3://$BUCKET/$PREFIX" "$DEST/"
 test -f "$DEST/config.json" || { echo "no model (config.json) under s3://$BUCKET/$PREFIX" >&2; exit 1; }
 touch "$DEST/.complete"
+"""
+# Installs the Hub client at pinned versions into the emptyDir at $HUB_CLIENT_DIR; no pip cache.
+INSTALL_HUB_CLIENT = f"""set -eu
+if [ -f "$HUB_CLIENT_DIR/.installed" ]; then exit 0; fi
+python3 -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location \\
+  --target "$HUB_CLIENT_DIR" "huggingface_hub[hf_xet]=={HUGGINGFACE_HUB_VERSION}" "hf_xet=={HF_XET_VERSION}"
+touch "$HUB_CLIENT_DIR/.installed"
 """
 DOWNLOAD_FROM_HUB = """import os, pathlib
 from huggingface_hub import snapshot_download
@@ -40,6 +75,7 @@ MIRROR_TO_S3 = """set -eu
 if [ -f "$DEST/.complete" ]; then echo "revision already complete"; exit 0; fi
 test -f "$DEST/config.json" || { echo "download left no config.json in $DEST" >&2; exit 1; }
 aws s3 sync --only-show-errors --exclude ".cache/*" "$DEST/" "s3://$BUCKET/$PREFIX"
+rm -rf "$DEST/.cache/xet"
 touch "$DEST/.complete"
 """
 
@@ -120,7 +156,9 @@ class ModelWeights(pulumi.ComponentResource):
         self.load_format = None
         self.claim_name = None
 
-        revisions = [revision, *args.get("extra_revisions", [])]
+        # a canary that pins the stable revision (to change only its vLLM release) shares its files
+        revisions = list(dict.fromkeys([revision, *args.get("extra_revisions", [])]))
+        job_names = _job_names(name, revisions)
         self.uris, self.ready_by_revision = {}, {}
         if args.get("stream_from_s3", False):
             self.load_format = RUNAI_STREAMER
@@ -151,7 +189,7 @@ class ModelWeights(pulumi.ComponentResource):
             )
             token = self._hub_token(name, args)
             for rev in revisions:
-                job = self._sync_job(name, rev, args, claim, writer, token)
+                job = self._sync_job(name, rev, job_names[rev], args, claim, writer, token)
                 self.uris[rev] = pulumi.Output.from_input(revision_path(rev))
                 self.ready_by_revision[rev] = job.metadata.apply(lambda m: str(m["name"]))
             self.claim_name = claim.metadata.apply(lambda m: str(m["name"]))
@@ -173,7 +211,7 @@ class ModelWeights(pulumi.ComponentResource):
         """A ServiceAccount bound by Pod Identity to a role holding `policy` only."""
         service_account = k8s.core.v1.ServiceAccount(
             resource_name,
-            metadata=_k8s.meta(account, args["namespace"]),
+            metadata=_k8s.meta(account, args["namespace"], labels.platform_owned()),
             # Pod Identity mounts its own token; the Kubernetes API token is not needed.
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=self),
@@ -204,20 +242,21 @@ class ModelWeights(pulumi.ComponentResource):
         self,
         name: str,
         revision: str,
+        job_name: str,
         args: ModelWeightsArgs,
         claim: k8s.core.v1.PersistentVolumeClaim,
         writer: _Identity,
         token: k8s.core.v1.Secret | None,
     ) -> k8s.batch.v1.Job:
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         env: list[dict[str, Any]] = [
             {"name": "DEST", "value": revision_path(revision)},
             {"name": "BUCKET", "value": args["bucket_name"]},
             {"name": "PREFIX", "value": revision_prefix(name, revision)},
             {"name": "REVISION", "value": revision},
-            {
-                "name": "AWS_REGION",
-                "value": aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
-            },
+            # the AWS CLI reads AWS_REGION; boto3 (and so vLLM's S3 streamer) reads AWS_DEFAULT_REGION
+            {"name": "AWS_REGION", "value": region},
+            {"name": "AWS_DEFAULT_REGION", "value": region},
             {"name": "HOME", "value": "/tmp"},
         ]
         init_containers: list[dict[str, Any]] = []
@@ -227,10 +266,21 @@ class ModelWeights(pulumi.ComponentResource):
         if repo is None:
             containers = [_container("fetch", AWS_CLI_IMAGE, ["/bin/sh", "-c", FETCH_FROM_S3], env)]
         else:
+            dest = revision_path(revision)
             hub_env: list[dict[str, Any]] = [
                 *env,
                 {"name": "REPO", "value": repo},
+                {"name": "HUB_CLIENT_DIR", "value": HUB_CLIENT_DIR},
+                {"name": "PYTHONPATH", "value": HUB_CLIENT_DIR},
                 {"name": "HF_HOME", "value": "/tmp/hf"},
+                # Every cache on the model's network volume (under .cache/, which the mirror skips
+                # and cleans), none on the node's disk: hf_xet's caches alone may grow to ~10 GB.
+                {"name": "HF_HUB_CACHE", "value": f"{dest}/.cache/hub"},
+                {"name": "HF_XET_CACHE", "value": f"{dest}/.cache/xet"},
+                # The chunk cache only speeds up downloading the same files twice; a revision is
+                # downloaded once (its .complete marker stops a second run).
+                {"name": "HF_XET_CHUNK_CACHE_SIZE_BYTES", "value": "0"},
+                {"name": "HF_XET_SHARD_CACHE_SIZE_LIMIT", "value": "1gb"},
                 {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
             ]
             if token is not None:
@@ -238,15 +288,26 @@ class ModelWeights(pulumi.ComponentResource):
                 # A file, not an environment variable: env leaks into crash dumps and `kubectl describe`.
                 hub_env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
                 token_volume = {"name": "hf-token", "secret": {"secretName": f"{name}-hf-token"}}
-            download = _container("download", VLLM_IMAGE, ["python3", "-c", DOWNLOAD_FROM_HUB], hub_env)
+            client = {"name": "hub-client", "mountPath": HUB_CLIENT_DIR}
+            install = _container(
+                "install-hub-client", HUB_SYNC_IMAGE, ["/bin/sh", "-c", INSTALL_HUB_CLIENT], hub_env
+            )
+            install["volumeMounts"].append(client)
+            download = _container(
+                "download",
+                HUB_SYNC_IMAGE,
+                ["python3", "-c", DOWNLOAD_FROM_HUB],
+                hub_env,
+                memory_limit=HUB_DOWNLOAD_MEMORY,
+            )
+            download["volumeMounts"].append({**client, "readOnly": True})
             if token_volume is not None:
                 download["volumeMounts"].append(
                     {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True}
                 )
-            init_containers = [download]
+            init_containers = [install, download]
             containers = [_container("mirror", AWS_CLI_IMAGE, ["/bin/sh", "-c", MIRROR_TO_S3], env)]
 
-        job_name = f"{name}-sync-{revision[:12].lower().replace('.', '-').replace('_', '-').rstrip('-')}"
         pod_labels = {**labels.standard(name, labels.MODEL_SYNC), labels.PUBLIC_HTTPS_EGRESS: "true"}
         pod: dict[str, Any] = {
             "serviceAccountName": writer.service_account,
@@ -268,6 +329,11 @@ class ModelWeights(pulumi.ComponentResource):
                     "persistentVolumeClaim": {"claimName": claim.metadata.apply(lambda m: str(m["name"]))},
                 },
                 {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                *(
+                    [{"name": "hub-client", "emptyDir": {"sizeLimit": HUB_CLIENT_VOLUME_LIMIT}}]
+                    if repo
+                    else []
+                ),
                 *([token_volume] if token_volume is not None else []),
             ],
         }
@@ -289,7 +355,23 @@ class ModelWeights(pulumi.ComponentResource):
         )
 
 
-def _container(name: str, image: str, command: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:
+def _job_names(name: str, revisions: list[str]) -> dict[str, str]:
+    """Sync job name of each revision: <model>-sync-<first 12 characters of the revision>, and a
+    short hash of the whole revision when an earlier revision already took that name (labels such
+    as llama-70b-2026-10 and llama-70b-2026-11 share their first 12 characters)."""
+    names: dict[str, str] = {}
+    for rev in revisions:
+        short = rev[:12].lower().replace(".", "-").replace("_", "-").rstrip("-")
+        job = f"{name}-sync-{short}"
+        if job in names.values():
+            job = f"{job}-{hashlib.sha256(rev.encode()).hexdigest()[:8]}"
+        names[rev] = job
+    return names
+
+
+def _container(
+    name: str, image: str, command: list[str], env: list[dict[str, Any]], memory_limit: str = "4Gi"
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -298,7 +380,7 @@ def _container(name: str, image: str, command: list[str], env: list[dict[str, An
         "env": env,
         "resources": {
             "requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
-            "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
+            "limits": {"cpu": "2", "memory": memory_limit, "ephemeral-storage": "2Gi"},
         },
         "securityContext": {
             "allowPrivilegeEscalation": False,

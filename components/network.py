@@ -6,6 +6,7 @@ from typing import Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components import _aws
 from components.core import iam
 from components.core.subnets import plan_subnets
 
@@ -24,7 +25,7 @@ class NetworkArgs(TypedDict, total=False):
     existing_vpc_id: pulumi.Input[str]
     """Adopt this VPC instead of creating one; nothing is created then."""
     existing_private_subnet_ids: Sequence[str]
-    """With existing_vpc_id: private subnets, one per zone."""
+    """With existing_vpc_id: private subnets, exactly one per zone, in the order of availability_zones."""
     existing_public_subnet_ids: Sequence[str]
     """With existing_vpc_id: public subnets, one per zone (may be empty)."""
 
@@ -32,8 +33,9 @@ class NetworkArgs(TypedDict, total=False):
 class Network(pulumi.ComponentResource):
     """A VPC with a private and a public subnet per zone, NAT egress and an S3 gateway endpoint.
 
-    `private_subnets` (Python only) lists the private subnet ids one by one, for
-    resources made per subnet.
+    `private_subnets` (Python only) lists the private subnet ids one by one, and
+    `private_subnets_by_zone` (Python only) maps each availability zone to its
+    private subnet id, for resources made per subnet or per zone.
 
     Nodes and pods live in the private subnets; the public subnets hold only
     NAT gateways and internet-facing load balancers. Model weights come from S3
@@ -71,8 +73,15 @@ class Network(pulumi.ComponentResource):
     def _adopt(self, args: NetworkArgs) -> None:
         private = list(args["existing_private_subnet_ids"])
         public = list(args.get("existing_public_subnet_ids", []))
+        zones = list(args.get("availability_zones", []))
+        if len(private) != len(zones):
+            raise ValueError(
+                f"{len(private)} existing private subnets for {len(zones)} availability zones: "
+                "give exactly one per zone, in the order of availability_zones"
+            )
         self.vpc_id = pulumi.Output.from_input(args["existing_vpc_id"])
         self.private_subnets = [pulumi.Output.from_input(s) for s in private]
+        self.private_subnets_by_zone = dict(zip(zones, self.private_subnets, strict=True))
         self.private_subnet_ids = pulumi.Output.from_input(private)
         self.public_subnet_ids = pulumi.Output.from_input(public)
         self.private_subnet_cidrs = self._cidrs_of(private)
@@ -191,6 +200,7 @@ class Network(pulumi.ComponentResource):
 
         self.vpc_id = vpc.id
         self.private_subnets = [s.id for s in private_subnets]
+        self.private_subnets_by_zone = {z.zone: s.id for z, s in zip(zones, private_subnets, strict=True)}
         self.private_subnet_ids = pulumi.Output.all(*self.private_subnets)
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_cidrs = pulumi.Output.from_input([z.private_cidr for z in zones])
@@ -205,9 +215,12 @@ class Network(pulumi.ComponentResource):
             retention_in_days=retention_days,
             opts=child,
         )
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=pulumi.Output.all(_aws.partition(self), region, _aws.account_id(self)).apply(
+                lambda a: flow_log_trust(str(a[0]), str(a[1]), str(a[2]))
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -218,7 +231,9 @@ class Network(pulumi.ComponentResource):
                     iam.allow(
                         ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                         f"{arn}:*",
-                    )
+                    ),
+                    # The flow-log service checks its destination with it; it takes no resource.
+                    iam.allow(["logs:DescribeLogGroups"], "*"),
                 )
             ),
             opts=child,
@@ -233,3 +248,19 @@ class Network(pulumi.ComponentResource):
             max_aggregation_interval=60,
             opts=child,
         )
+
+
+def flow_log_trust(partition: str, region: str, account: str) -> str:
+    """The flow-log service may assume the role only for flow logs of this account and region
+    (AWS's confused-deputy guard: aws:SourceAccount and aws:SourceArn)."""
+    return iam.document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"},
+            },
+        }
+    )

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components.core import labels
 from components.core.placement import GPU_RESOURCE
+from components.tenant_access import tenant_access
 from components.versions import KUBERNETES_VERSION
 
 # vLLM runs as a non-root user with every capability dropped, no privilege
@@ -50,6 +51,9 @@ class TenantArgs(TypedDict, total=False):
     """Where load balancers send traffic from (the public subnets): admitted to the model port."""
     storage_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Where EFS mount targets live (the private subnets): reachable over NFS."""
+    s3_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Where S3 answers in the region, reachable on 443 by pods labelled llm-platform.io/s3-egress
+    (default: the CIDRs of the region's S3 prefix list, com.amazonaws.<region>.s3, read at deploy time)."""
 
 
 class Tenant(pulumi.ComponentResource):
@@ -60,7 +64,8 @@ class Tenant(pulumi.ComponentResource):
     LimitRange gives containers that set nothing sane requests and limits.
     Network policies deny everything, then allow DNS, credentials from the Pod
     Identity agent, the model port from load balancers and Prometheus, NFS to
-    EFS, and HTTPS to public addresses for pods labelled for it.
+    EFS, HTTPS to the region's S3 addresses for serving pods that stream weights, and HTTPS
+    to public addresses for the pods labelled for it (the weights sync Job).
     """
 
     namespace: pulumi.Output[str]
@@ -127,7 +132,10 @@ class Tenant(pulumi.ComponentResource):
             },
             opts=in_ns,
         )
-        for policy_name, spec in network_policies(args["load_balancer_cidrs"], args["storage_cidrs"]).items():
+        s3_cidrs = args["s3_cidrs"] if "s3_cidrs" in args else s3_prefix_list_cidrs(self)
+        for policy_name, spec in network_policies(
+            args["load_balancer_cidrs"], args["storage_cidrs"], s3_cidrs
+        ).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy_name}",
                 metadata=_k8s.meta(policy_name, ns),
@@ -136,13 +144,10 @@ class Tenant(pulumi.ComponentResource):
             )
 
         group = args.get("group", f"tenant-{name}")
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-edit",
-            metadata=_k8s.meta("tenant-edit", ns),
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
-            opts=in_ns,
-        )
+        # The tenant's own Role (not `edit`: no NetworkPolicy, quota, RBAC writes), and
+        # admission refusing its pods the platform's ServiceAccounts and its changes to the
+        # platform's objects in the namespace.
+        tenant_access(name, ns, group, self)
         for arn in args.get("access_role_arns", []):
             aws.eks.AccessEntry(
                 f"{name}-access-{arn.rsplit('/', 1)[-1]}",
@@ -157,9 +162,24 @@ class Tenant(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace})
 
 
+def s3_prefix_list_cidrs(parent: pulumi.Resource) -> pulumi.Output[list[str]]:
+    """The region's S3 addresses: the AWS-managed prefix list the S3 gateway endpoint routes."""
+    opts = pulumi.InvokeOutputOptions(parent=parent)
+    name = aws.get_region_output(opts=opts).region.apply(lambda r: f"com.amazonaws.{r}.s3")
+    return aws.ec2.get_prefix_list_output(name=name, opts=opts).cidr_blocks.apply(list)
+
+
+def _ip_blocks(cidrs: Sequence[Any], what: str) -> list[dict[str, Any]]:
+    if not cidrs:
+        # An empty `to` would allow every destination, the opposite of what is meant.
+        raise ValueError(f"no {what} CIDRs: refusing to write a network policy rule without peers")
+    return [{"ipBlock": {"cidr": c}} for c in cidrs]
+
+
 def network_policies(
     load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
     storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
+    s3_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
 ) -> dict[str, dict[str, Any]]:
     """The namespace's policies by name: deny all, then each allowed path on its own."""
     every_pod: dict[str, Any] = {}
@@ -224,9 +244,20 @@ def network_policies(
                 }
             ],
         },
-        # S3 (through the VPC's gateway endpoint) and the Hugging Face Hub have public
-        # addresses that change over time; a list pinned at deploy time would break model
-        # loading at the next change, so labelled pods may reach any public address on 443.
+        # Serving pods that stream weights reach S3 only: a gateway endpoint has no address in
+        # the VPC, traffic to it goes to S3's public addresses (the region's prefix list).
+        "allow-s3-https": {
+            "podSelector": {"matchLabels": {labels.S3_EGRESS: "true"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": pulumi.Output.from_input(s3_cidrs).apply(lambda cidrs: _ip_blocks(cidrs, "S3")),
+                    "ports": [_tcp(HTTPS_PORT)],
+                }
+            ],
+        },
+        # The weights sync Job downloads from the Hugging Face Hub (a CDN whose addresses
+        # change), so it alone may reach any public address on 443.
         "allow-public-https": {
             "podSelector": {"matchLabels": {labels.PUBLIC_HTTPS_EGRESS: "true"}},
             "policyTypes": ["Egress"],

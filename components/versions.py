@@ -47,6 +47,11 @@ EFS_CSI_ADDON = EksAddon("v3.4.1-eksbuild.1")  # driver 3.4.1, as chart aws-efs-
 VLLM_VERSION = "v0.33.0"
 VLLM_IMAGE = f"vllm/vllm-openai:{VLLM_VERSION}"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.36.32"  # AWS CLI v2 release of 2026-08-26
+# The Hub download of a model sync job: a slim Python (about 50 MB, against the multi-GB CUDA
+# vLLM image) that installs the Hub client at pinned versions into an emptyDir when it starts.
+HUB_SYNC_IMAGE = "python:3.12.12-slim-bookworm"
+HUGGINGFACE_HUB_VERSION = "2.4.0"
+HF_XET_VERSION = "1.8.0"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pulumi.runtime import set_all_config
 
 from components.core.costs import monthly_total, total
-from infra.config import ConfigError, load_stack_config
+from infra.config import NAMESPACE, ConfigError, load_stack_config
 from infra.config.reference import render_reference
 from infra.config.schema import stack_file_schema
 from infra.outputs import render_reference as render_outputs
@@ -22,7 +22,7 @@ from infra.plan.stackfile import StackFileError, read_stack
 from infra.plan.summary import render_summary, stack_costs
 from infra.plan.write import HELM_RELEASE, is_manifest, write_plan
 from infra.program import main as program
-from infra.program import project_dir, read_sections
+from infra.program import project_dir
 
 EXIT_INVALID = 2
 
@@ -71,7 +71,8 @@ def _plan(stack: str, stack_file: Path | None, out: Path) -> int:
         return EXIT_INVALID
     set_all_config(files.config, sorted(files.secret_keys))
     try:
-        cfg = load_stack_config(*read_sections(), project_dir=project_dir())
+        # the stack file says which values are `secure:`; the engine's flags are per key only
+        cfg = load_stack_config(*files.sections(NAMESPACE), project_dir=project_dir())
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -44,13 +44,20 @@ def cluster_name(cfg: StackConfig, stack: str) -> str:
     return cfg.cluster.name or f"{NAMESPACE}-{stack}"
 
 
+def stack_tags(cfg: StackConfig, stack: str) -> dict[str, str]:
+    """The cost-allocation tags of every AWS resource: the provider's default tags, and what
+    node groups put on the instances, volumes and network interfaces they launch."""
+    return {"project": NAMESPACE, "stack": stack, **cfg.aws.tags}
+
+
 def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
     name = cluster_name(cfg, stack)
+    tags = stack_tags(cfg, stack)
     aws_provider = aws.Provider(
         "aws",
         region=cfg.aws.region,
         allowed_account_ids=cfg.aws.allowed_account_ids or None,
-        default_tags={"tags": {"project": NAMESPACE, "stack": stack, **cfg.aws.tags}},
+        default_tags={"tags": tags},
     )
     on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
@@ -93,6 +100,7 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
             "system_max_size": system.max_size,
             "system_desired_size": system.desired_size or system.min_size,
             "system_disk_gib": system.disk_size_gib,
+            "node_tags": tags,
             "protect": cfg.protect,
         },
         on_aws,
@@ -111,6 +119,7 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
                 "desired_size": pool.desired_size if pool.desired_size is not None else pool.min_size,
                 "root_volume_gib": pool.root_volume_gib,
                 "pool_label": pool_name,
+                "node_tags": tags,
             },
             on_aws,
         )

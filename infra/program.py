@@ -11,7 +11,8 @@ from infra.cloud import build_cloud
 from infra.config import NAMESPACE, ConfigError, StackConfig, load_stack_config
 from infra.observability import build_observability
 from infra.outputs import export
-from infra.plan.stackfile import decode
+from infra.plan.secrets import REDACTED
+from infra.plan.stackfile import StackFileError, decode, read_stack
 from infra.serving import build_serving
 from infra.workloads import build_workloads
 
@@ -38,8 +39,13 @@ def project_dir() -> Path:
 
 
 def read_sections() -> tuple[dict[str, Any], set[str]]:
-    """The `llm-platform:*` config keys of this stack (structured values decoded), and
-    which of them Pulumi holds as secrets."""
+    """The `llm-platform:*` config keys of this stack (structured values decoded), and the
+    paths of the values in them that Pulumi holds as secrets.
+
+    The engine flags a whole key secret when any value in it is `secure:`, so which values
+    are comes from the stack file (Pulumi.<stack>.yaml in the project directory) and, in the
+    offline plan, from the placeholder that replaced each of them. Without a stack file to
+    read, a key the engine flags secret counts as secret throughout."""
     from pulumi.runtime.config import CONFIG, is_config_secret
 
     # pulumi.Config has no way to list keys, and an unknown key (a typo) must be an error
@@ -54,7 +60,29 @@ def read_sections() -> tuple[dict[str, Any], set[str]]:
             sections[section] = decode(value) if isinstance(value, str) else value
             if is_config_secret(key):
                 secret.add(section)
+    if not secret:
+        return sections, secret
+    try:
+        files = read_stack(project_dir(), pulumi.get_stack())
+    except StackFileError:
+        return sections, secret
+    paths = files.sections(NAMESPACE)[1]
+    for section in list(secret):
+        secret.discard(section)
+        secret |= {p for p in paths if p == section or p.startswith((f"{section}.", f"{section}["))}
+        secret |= set(_placeholders(sections[section], section))
     return sections, secret
+
+
+def _placeholders(value: Any, path: str) -> list[str]:
+    """Paths holding the offline plan's stand-in for a `secure:` value."""
+    if value == REDACTED:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _placeholders(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _placeholders(v, f"{path}[{i}]")]
+    return []
 
 
 def build(cfg: StackConfig, stack: str) -> None:

@@ -25,7 +25,8 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
         "cluster_name": cloud.cluster.cluster_name,
         "cluster_arn": cloud.cluster.cluster_arn,
         "vpc_id": cloud.network.vpc_id,
-        "subnet_ids": cloud.network.private_subnets,
+        "subnets_by_zone": cloud.network.private_subnets_by_zone,
+        "system_node_group_name": cloud.cluster.system_node_group_name,
         "node_security_group_id": cloud.cluster.cluster_security_group_id,
         "noncurrent_version_days": cfg.storage.noncurrent_version_days,
         "force_destroy": cfg.storage.force_destroy,
@@ -80,7 +81,8 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
             args["hugging_face_repo"] = hub.repo
             if token is not None:
                 args["hugging_face_token"] = pulumi.Output.secret(token.get_secret_value())
-        if model.canary is not None and model.canary.revision is not None:
-            args["extra_revisions"] = [model.canary.revision]
+        canary_revision = model.canary.revision if model.canary is not None else None
+        if canary_revision is not None and canary_revision != source.revision:
+            args["extra_revisions"] = [canary_revision]
         weights[name] = ModelWeights(name, args, cloud.on_both)
     return Workloads(store, tenants, weights)

@@ -30,6 +30,10 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "llm-platform.io/pool"
 VLLM_IMAGE = re.compile(r"(^|/)vllm/vllm-openai[:@]")
 API_KEY_ENV = "VLLM_API_KEY"
+# vLLM 0.33's AuthenticationMiddleware asks for the key only on paths starting with these
+# (vllm/entrypoints/serve/middleware/authenticate.py, GUARDED_PREFIX); /invocations, /tokenize,
+# /generative_scoring, /metrics, /docs... answer anyone. components/core/vllm.py has the same.
+GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
 
 # kind -> where the pod spec sits in the object
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -48,6 +52,9 @@ BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessB
 FILE_SYSTEM = "aws:efs/fileSystem:FileSystem"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+SERVICE = "kubernetes:core/v1:Service"
+GATEWAY_API = "kubernetes:gateway.networking.k8s.io/"
+LOAD_BALANCER_CONFIGURATION = "kubernetes:gateway.k8s.aws/v1:LoadBalancerConfiguration"
 KMS_ALGORITHMS = {"aws:kms", "aws:kms:dsse"}
 SSE_S3_TAG = "llm-platform.io/sse-s3"  # components/_buckets.py sets it where AWS requires SSE-S3
 
@@ -326,8 +333,8 @@ def _words(c: Mapping[str, Any], key: str) -> list[str]:
 
 def _serves_vllm(c: Mapping[str, Any]) -> bool:
     """A vLLM OpenAI server: the vLLM image with its own entrypoint (`vllm serve`), or any
-    image told to run `vllm serve` or the api_server module. The weights sync runs python in
-    the vLLM image, and does not serve."""
+    image told to run `vllm serve` or the api_server module. The weights sync runs a small
+    Python image, and does not serve."""
     command, arguments = _words(c, "command"), _words(c, "args")
     words = command + arguments
     if any("vllm.entrypoints.openai.api_server" in w for w in words):
@@ -339,8 +346,9 @@ def _serves_vllm(c: Mapping[str, Any]) -> bool:
 
 
 def _api_key_problem(c: Mapping[str, Any]) -> str | None:
-    """vLLM takes its key from --api-key or from VLLM_API_KEY; either way the value must come
-    from a Secret, never from the spec."""
+    """vLLM 0.33 reads VLLM_API_KEY itself when --api-key is absent. The variable must come
+    from a Secret, and the flag must not be used at all: even `--api-key $(VLLM_API_KEY)` is
+    expanded by the kubelet into the process's argv, which /proc/<pid>/cmdline and `ps` show."""
     words = _words(c, "command") + _words(c, "args")
     env = {e.get("name"): e for e in c.get("env") or [] if isinstance(e, Mapping)}
     key = env.get(API_KEY_ENV)
@@ -349,15 +357,140 @@ def _api_key_problem(c: Mapping[str, Any]) -> str | None:
     from_secret = key is not None and "secretKeyRef" in (key.get("valueFrom") or {})
     values = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--api-key"]
     values += [w.split("=", 1)[1] for w in words if w.startswith("--api-key=")]
-    reference = f"$({API_KEY_ENV})"
-    if any(v != reference for v in values):
-        return f"passes a literal --api-key; pass {reference} and set {API_KEY_ENV} from a Secret"
+    if values or "--api-key" in words:
+        what = "a literal key" if any(v != f"$({API_KEY_ENV})" for v in values) else "the key"
+        return (
+            f"passes {what} with --api-key, on the command line that /proc/<pid>/cmdline and ps show; "
+            f"drop the flag and set {API_KEY_ENV} from a Secret (vLLM reads it itself)"
+        )
     if not from_secret:
         return (
             "serves vLLM without an API key from a Secret: anyone who reaches it can use the GPUs; "
-            "InferenceService sets --api-key from a Secret"
+            f"InferenceService sets {API_KEY_ENV} from a Secret"
         )
     return None
+
+
+# --- public routes to vLLM publish only the paths its key guards --------------------------------------
+
+
+def _key(props: Mapping[str, Any], namespace: Any = None) -> tuple[str, str]:
+    meta = props.get("metadata") or {}
+    return str(meta.get("namespace") or namespace or "default"), str(meta.get("name"))
+
+
+def _pod_labels(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Labels of the pods a workload makes: the metadata next to its pod spec."""
+    node: Any = props
+    for key in (*POD_SPEC_PATHS[resource_type][:-1], "metadata"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return (node.get("labels") if isinstance(node, Mapping) else None) or {}
+
+
+def _selects(selector: Mapping[str, Any], pod_labels: Mapping[str, Any]) -> bool:
+    return bool(selector) and all(pod_labels.get(k) == v for k, v in selector.items())
+
+
+def path_problem(match: Mapping[str, Any]) -> str | None:
+    """Why one HTTPRoute match reaches a path vLLM's key does not guard, or None. A match
+    without a path is PathPrefix /; a prefix must be a guarded one or a path below it."""
+    path = match.get("path") or {}
+    kind = path.get("type") or "PathPrefix"
+    value = path.get("value") or "/"
+    if kind not in ("PathPrefix", "Exact"):
+        return f"a {kind} path match ({value}) cannot be shown to stay within {', '.join(GUARDED_PREFIXES)}"
+    if any(value == p or value.startswith(p + "/") for p in GUARDED_PREFIXES):
+        return None
+    return (
+        f"matches {kind} {value}, which reaches paths vLLM's API key does not guard "
+        "(/invocations runs a completion without a key; /tokenize, /metrics, /docs...)"
+    )
+
+
+def _rewrites(filters: Any) -> bool:
+    return any(
+        isinstance(f, Mapping) and f.get("type") == "URLRewrite" and (f.get("urlRewrite") or {}).get("path")
+        for f in (filters or [])
+    )
+
+
+def route_rule_problems(rule: Mapping[str, Any]) -> list[str]:
+    matches = rule.get("matches") or [{}]  # no matches: every path
+    problems = [p for p in (path_problem(m) for m in matches if isinstance(m, Mapping)) if p]
+    backends = [b for b in rule.get("backendRefs") or [] if isinstance(b, Mapping)]
+    if _rewrites(rule.get("filters")) or any(_rewrites(b.get("filters")) for b in backends):
+        problems.append("rewrites the path, which can turn a guarded path into an unguarded one")
+    return problems
+
+
+def _internal_gateways(resources: Sequence[PolicyResource]) -> set[tuple[str, str]]:
+    """Gateways whose AWS load balancer is internal (scheme `internal`); every other Gateway
+    counts as public, including one this stack cannot see."""
+    internal_configs: set[tuple[str, str]] = set()
+    gateways: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for r in resources:
+        try:
+            if r.resource_type == LOAD_BALANCER_CONFIGURATION:
+                if (r.props.get("spec") or {}).get("scheme") == "internal":
+                    internal_configs.add(_key(r.props))
+            elif r.resource_type.startswith(GATEWAY_API) and r.resource_type.endswith(":Gateway"):
+                ns, name = _key(r.props)
+                ref = ((r.props.get("spec") or {}).get("infrastructure") or {}).get("parametersRef") or {}
+                same_ns = ref.get("kind") == "LoadBalancerConfiguration" and ref.get("name")
+                gateways[(ns, name)] = (ns, str(ref.get("name"))) if same_ns else None
+        except UnknownValueError:
+            continue
+    return {g for g, config in gateways.items() if config is not None and config in internal_configs}
+
+
+def validate_vllm_routes_publish_guarded_paths(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    services: dict[tuple[str, str], Mapping[str, Any]] = {}
+    vllm_pods: list[tuple[str, Mapping[str, Any]]] = []
+    for r in args.resources:
+        try:
+            if r.resource_type == SERVICE:
+                services[_key(r.props)] = (r.props.get("spec") or {}).get("selector") or {}
+            spec = pod_spec(r.resource_type, r.props)
+            if spec is not None and any(_serves_vllm(c) for c in containers(spec)):
+                vllm_pods.append((_key(r.props)[0], _pod_labels(r.resource_type, r.props)))
+        except UnknownValueError:
+            continue
+    internal = _internal_gateways(args.resources)
+
+    def serves_vllm(backend: Mapping[str, Any], route_ns: str) -> bool:
+        if (backend.get("kind") or "Service") != "Service" or backend.get("group") not in (None, ""):
+            return False
+        ns = str(backend.get("namespace") or route_ns)
+        selector = services.get((ns, str(backend.get("name"))))
+        return selector is not None and any(
+            pod_ns == ns and _selects(selector, pod_labels) for pod_ns, pod_labels in vllm_pods
+        )
+
+    for r in args.resources:
+        if not (r.resource_type.startswith(GATEWAY_API) and r.resource_type.endswith(":HTTPRoute")):
+            continue
+        try:
+            ns, name = _key(r.props)
+            spec = r.props.get("spec") or {}
+            parents = {
+                (str(p.get("namespace") or ns), str(p.get("name"))) for p in spec.get("parentRefs") or []
+            }
+            if parents and parents <= internal:
+                continue
+            for rule in spec.get("rules") or [{}]:
+                backends = [b for b in rule.get("backendRefs") or [] if isinstance(b, Mapping)]
+                if not any(serves_vllm(b, ns) for b in backends):
+                    continue
+                for problem in route_rule_problems(rule):
+                    report_violation(
+                        f"HTTPRoute {ns}/{name} sends requests to vLLM but {problem}; match only "
+                        f"PathPrefix {', '.join(GUARDED_PREFIXES)} (InferenceService publishes /v1 and /v2)",
+                        r.urn,
+                    )
+        except UnknownValueError:
+            continue
 
 
 def _resource(name: str, description: str, validate: Callable[..., None]) -> ResourceValidationPolicy:
@@ -403,7 +536,13 @@ POLICIES = [
     ),
     _resource(
         "inference-services-have-an-api-key",
-        "Every vLLM container takes an API key from a Secret.",
+        "Every vLLM container takes its API key from VLLM_API_KEY set from a Secret, never from --api-key.",
         validate_inference_api_key,
+    ),
+    _stack(
+        "vllm-routes-publish-only-guarded-paths",
+        "A public HTTPRoute to vLLM matches only the path prefixes vLLM's API key guards "
+        "(/v1, /v2, /inference, /cohere), and does not rewrite paths.",
+        validate_vllm_routes_publish_guarded_paths,
     ),
 ]

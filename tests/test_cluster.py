@@ -11,6 +11,7 @@ from components import Cluster, versions
 from components.cluster import ADMIN_POLICY, CONTROL_PLANE_LOGS
 from tests.conftest import RunPulumi
 from tests.graph import Graph, on_aws, policy, props
+from tests.pod_identity import scoped_to
 
 ADMINS = ["arn:aws:iam::111111111111:role/platform-admin", "arn:aws:iam::111111111111:user/ops"]
 
@@ -112,7 +113,9 @@ def test_vpc_cni_has_its_own_pod_identity_role_limited_to_this_cluster(graph: Gr
     (statement,) = policy(role, "assumeRolePolicy")["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/llm-test")
+    cluster_arn = graph.one("eks/cluster:Cluster").state["arn"]
+    assert cluster_arn.endswith(":cluster/llm-test")
+    assert scoped_to(policy(role, "assumeRolePolicy"), cluster_arn, "kube-system", "aws-node")
     attached = [
         a.props["policyArn"]
         for a in graph.of_type("iam/rolePolicyAttachment:RolePolicyAttachment")
@@ -199,3 +202,18 @@ def test_default_volumes_are_encrypted_gp3_from_a_driver_with_its_own_role(graph
     assert association["serviceAccount"] == "ebs-csi-controller-sa"
     assert graph.depends_on(sc, ebs)
     assert graph.depends_on(ebs, graph.one("eks/nodeGroup:NodeGroup"))
+
+
+def test_system_nodes_launch_with_the_cost_tags(run_pulumi: RunPulumi) -> None:
+    tags = {"project": "llm-platform", "stack": "test", "cost-center": "ml"}
+    template = props(build(run_pulumi, node_tags=tags).one("ec2/launchTemplate:LaunchTemplate"))
+    specs = {s["resourceType"]: s["tags"] for s in template["tagSpecifications"]}
+    assert specs == {
+        kind: {**tags, "Name": "llm-test-system"} for kind in ("instance", "volume", "network-interface")
+    }
+
+
+def test_system_node_group_is_an_output_that_resolves_after_the_nodes(graph: Graph) -> None:
+    nodes = graph.one("eks/nodeGroup:NodeGroup")
+    component = graph.one("llmplatform:index:Cluster")
+    assert component.outputs["system_node_group_name"] == nodes.state["nodeGroupName"]

@@ -112,6 +112,26 @@ BAD_CONFIGS = [
             {
                 "network": {
                     "availabilityZones": ["us-east-1a", "us-east-1b"],
+                    "existingVpc": {
+                        "vpcId": "vpc-0123456789abcdef0",
+                        "privateSubnetIds": [
+                            "subnet-0123456789abcdef0",
+                            "subnet-0123456789abcdef1",
+                            "subnet-0123456789abcdef2",
+                        ],
+                    },
+                }
+            }
+        ),
+        "error: network.existingVpc.privateSubnetIds: 3 subnets for 2 availability zones; "
+        "list exactly one subnet per zone",
+        id="more-subnets-than-zones",
+    ),
+    pytest.param(
+        dev(
+            {
+                "network": {
+                    "availabilityZones": ["us-east-1a", "us-east-1b"],
                     "natGateways": "perZone",
                     "existingVpc": {
                         "vpcId": "vpc-0123456789abcdef0",
@@ -132,6 +152,11 @@ BAD_CONFIGS = [
         dev({"network.vpcCidr": "10.40.0.0/24"}),
         "error: network.vpcCidr: /24 is outside /16 to /20",
         id="vpc-too-small",
+    ),
+    pytest.param(
+        dev({"aws.region": "us-gov-central-1"}),
+        "error: aws.region: ALB access logs: no Elastic Load Balancing log account is known for us-gov-central-1",
+        id="alb-logs-undeliverable-in-region",
     ),
     pytest.param(
         dev({"cluster.endpoint": {"publicAccessCidrs": ["0.0.0.0/0"]}}),

@@ -129,3 +129,15 @@ def test_placement_is_a_component_output(built: tuple[Graph, GpuNodePool]) -> No
         "gpu_memory_mib": 45_776,
     }
     assert outputs["placement"]["tolerations"][0]["key"] == GPU_TAINT_KEY
+
+
+def test_launched_instances_volumes_and_interfaces_carry_the_cost_tags(run_pulumi: RunPulumi) -> None:
+    tags = {"project": "llm-platform", "stack": "test", "cost-center": "ml"}
+    graph, _ = build(run_pulumi, node_tags=tags)
+    specs = {
+        s["resourceType"]: s["tags"]
+        for s in props(graph.one("ec2/launchTemplate:LaunchTemplate"))["tagSpecifications"]
+    }
+    assert specs == {
+        kind: {**tags, "Name": "llm-test-l40s"} for kind in ("instance", "volume", "network-interface")
+    }

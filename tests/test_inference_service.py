@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import InferenceService
+from components import InferenceService, Tenant
 from components.core import labels, metrics
 from components.core.placement import gpu_placement
 from components.core.sizing import pod_resources
+from components.core.vllm import GUARDED_PREFIXES
 from components.inference_service import PRE_STOP_SECONDS, SHUTDOWN_TIMEOUT_SECONDS, resources_args
 from tests.conftest import RunPulumi
 from tests.graph import Graph, props
+from tests.netpol_eval import Peer, allowed
 
 PLACEMENT = gpu_placement("l40s", ["g6e.12xlarge"])
 SECRET_KEY = "sk-not-a-real-key-0123456789"
@@ -25,8 +29,12 @@ def name_of(ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
     return ns.metadata.apply(lambda m: str(m["name"]))
 
 
-def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
+def build(run_pulumi: RunPulumi, extra: Callable[[], None] | None = None, **overrides: Any) -> Graph:
+    """The service with `overrides` (None drops an argument); `extra` adds resources beside it."""
+
     def program() -> None:
+        if extra is not None:
+            extra()
         k8s_opts = pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="{}")])
         keda = k8s.core.v1.Namespace("keda", metadata={"name": "keda"}, opts=k8s_opts)
         gateway = k8s.core.v1.Namespace("gateway", metadata={"name": "gateway"}, opts=k8s_opts)
@@ -56,6 +64,7 @@ def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
             },
             **overrides,
         }
+        args = {k: v for k, v in args.items() if v is not None}
         InferenceService("llama", args, k8s_opts)  # type: ignore[arg-type]
 
     return run_pulumi(program)
@@ -184,6 +193,91 @@ def test_api_key_never_appears_in_plain_text(graph: Graph) -> None:
         assert SECRET_KEY not in str(props(r)), r.name
     env = {e["name"]: e for e in container(graph)["env"]}
     assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "key"
+
+
+def test_the_key_reaches_vllm_by_environment_only(graph: Graph) -> None:
+    # On the command line the kubelet would expand it into argv: /proc/<pid>/cmdline, `ps`.
+    c = container(graph)
+    assert not any(a == "--api-key" or a.startswith("--api-key=") for a in c["args"])
+    assert not any("VLLM_API_KEY" in a for a in c["args"])
+    env = {e["name"]: e for e in c["env"]}
+    assert set(env["VLLM_API_KEY"]) == {"name", "valueFrom"}
+    assert "secretKeyRef" in env["VLLM_API_KEY"]["valueFrom"]
+
+
+def test_vllm_sends_no_usage_stats(graph: Graph) -> None:
+    env = {e["name"]: e.get("value") for e in container(graph)["env"]}
+    assert env["VLLM_NO_USAGE_STATS"] == "1"
+    assert env["DO_NOT_TRACK"] == "1"
+
+
+def test_the_route_publishes_only_paths_the_key_guards(graph: Graph) -> None:
+    (rule,) = props(graph.one("gateway.networking.k8s.io/v1:HTTPRoute"))["spec"]["rules"]
+    matches = rule["matches"]
+    assert matches == [
+        {"path": {"type": "PathPrefix", "value": "/v1"}},
+        {"path": {"type": "PathPrefix", "value": "/v2"}},
+    ]
+    assert all(m["path"]["value"] in GUARDED_PREFIXES for m in matches)
+    assert "filters" not in rule  # no rewrite could turn /v1/... into /invocations
+    args = container(graph)["args"]
+    assert "--disable-fastapi-docs" in args
+
+
+def _with_tenant(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
+    """The service next to the Tenant that owns its namespace's network policies (S3 CIDRs from
+    the region's prefix list, as the offline plan's AWS answers it)."""
+
+    def tenant() -> None:
+        providers = [aws.Provider("aws", region="us-east-1"), k8s.Provider("k8s-tenant", kubeconfig="{}")]
+        Tenant(
+            "team-a",
+            {
+                "gpus": 4,
+                "cpu": "32",
+                "memory": "256Gi",
+                "cluster_name": "llm-test",
+                "load_balancer_cidrs": ["10.40.192.0/20"],
+                "storage_cidrs": ["10.40.0.0/18"],
+            },
+            pulumi.ResourceOptions(providers=providers),
+        )
+
+    return build(run_pulumi, extra=tenant, **overrides)
+
+
+def _egress(g: Graph, ip: str, port: int = 443) -> bool:
+    pols = [props(p) for p in g.of_type("networking.k8s.io/v1:NetworkPolicy")]
+    assert pols
+    pod_labels = props(deployment(g))["spec"]["template"]["metadata"]["labels"]
+    return allowed(
+        pols, namespace="team-a", pod_labels=pod_labels, direction="Egress", peer=Peer(ip=ip), port=port
+    )
+
+
+STREAMING = {"model_uri": "s3://bucket/models/llama/rev1/", "aws_region": "us-east-1", "claim_name": None}
+
+
+def test_a_streaming_pod_reaches_s3_and_nothing_else_on_the_internet(run_pulumi: RunPulumi) -> None:
+    g = _with_tenant(run_pulumi, **STREAMING)
+    pod_labels = props(deployment(g))["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels.get(labels.S3_EGRESS) == "true"
+    assert labels.PUBLIC_HTTPS_EGRESS not in pod_labels  # only the weights sync Job has the internet
+    assert _egress(g, "52.216.1.1")  # S3 in us-east-1 (the mock's prefix list)
+    assert _egress(g, "169.254.170.23", port=80)  # Pod Identity credentials
+    assert not _egress(g, "52.216.1.1", port=80)
+    assert not _egress(g, "1.1.1.1")
+    assert not _egress(g, "140.82.112.3")  # github.com: no way out over HTTPS
+    assert not _egress(g, "10.40.1.9")  # nor to other pods or nodes
+    assert not _egress(g, "169.254.169.254", port=80)
+
+
+def test_a_pod_reading_the_volume_reaches_no_internet_address(run_pulumi: RunPulumi) -> None:
+    g = _with_tenant(run_pulumi)
+    pod_labels = props(deployment(g))["spec"]["template"]["metadata"]["labels"]
+    assert labels.S3_EGRESS not in pod_labels and labels.PUBLIC_HTTPS_EGRESS not in pod_labels
+    assert not _egress(g, "52.216.1.1")
+    assert not _egress(g, "1.1.1.1")
 
 
 def test_scaled_object_scales_on_queue_depth_fast_up_slow_down(graph: Graph) -> None:

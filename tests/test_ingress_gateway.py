@@ -11,9 +11,11 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import IngressGateway, Keda, versions
+from components.core import elb_logs
 from tests.conftest import RunPulumi
 from tests.graph import Graph, policy, props
 from tests.iam_eval import allows
+from tests.pod_identity import scoped_to
 
 CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/llm-test"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -92,8 +94,8 @@ def test_controller_role_is_bound_to_its_service_account_with_the_published_perm
     lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1"
     assert allows(doc, "elasticloadbalancing:DeleteLoadBalancer", lb, tagged)
     assert not allows(doc, "elasticloadbalancing:DeleteLoadBalancer", lb)  # only load balancers it tagged
-    trust = policy(graph.one("iam/role:Role"), "assumeRolePolicy")["Statement"][0]
-    assert trust["Condition"]["ArnEquals"] == {"aws:SourceArn": CLUSTER_ARN}
+    trust = policy(graph.one("iam/role:Role"), "assumeRolePolicy")
+    assert scoped_to(trust, CLUSTER_ARN, "kube-system", association["serviceAccount"])
 
 
 def test_load_balancer_is_tls_only_rate_limited_and_logged(graph: Graph) -> None:
@@ -158,3 +160,78 @@ def test_keda_is_the_pinned_chart_on_system_nodes(run_pulumi: RunPulumi) -> None
     assert (release["chart"], release["version"]) == (versions.KEDA.name, versions.KEDA.version)
     assert release["values"]["nodeSelector"] == {"llm-platform.io/pool": "system"}
     assert release["values"]["operator"]["replicaCount"] == 2
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        (
+            "eu-west-1",
+            [{"Service": elb_logs.LOG_DELIVERY_SERVICE}, {"AWS": "arn:aws:iam::156460612806:root"}],
+        ),
+        ("ap-southeast-7", [{"Service": elb_logs.LOG_DELIVERY_SERVICE}]),  # opened after August 2022
+        ("cn-north-1", [{"AWS": "arn:aws-cn:iam::638102146993:root"}]),
+        ("us-gov-west-1", [{"AWS": "arn:aws-us-gov:iam::048591011584:root"}]),
+    ],
+)
+def test_access_logs_may_be_delivered_in_every_region_and_partition(
+    run_pulumi: RunPulumi, region: str, expected: list[dict[str, str]]
+) -> None:
+    g = run_pulumi(lambda: _gateway_in(region), region=region)
+    doc = json.loads(g.one("BucketPolicy").props["policy"])
+    assert [s["Principal"] for s in doc["Statement"] if s["Effect"] == "Allow"] == expected
+
+
+def _gateway_in(region: str) -> None:
+    providers = [aws.Provider("aws", region=region), k8s.Provider("k8s", kubeconfig="{}")]
+    args: dict[str, Any] = {
+        "cluster_name": "llm-test",
+        "cluster_arn": CLUSTER_ARN,
+        "vpc_id": "vpc-0123456789abcdef0",
+        "region": region,
+        "domain": "llm.example.com",
+        "certificate_arn": CERT,
+    }
+    IngressGateway("edge", args, pulumi.ResourceOptions(providers=providers))  # type: ignore[arg-type]
+
+
+def test_every_pre_august_2022_region_has_its_elb_account_and_unknown_partitions_are_refused() -> None:
+    # AWS's table ("Enable access logs for your Application Load Balancer"): 22 commercial
+    # regions, 2 GovCloud, 2 China.
+    assert len(elb_logs.ELB_LOG_ACCOUNTS) == 26
+    assert all(len(a) == 12 and a.isdigit() for a in elb_logs.ELB_LOG_ACCOUNTS.values())
+    assert len(set(elb_logs.ELB_LOG_ACCOUNTS.values())) == 26
+    with pytest.raises(
+        ValueError, match="no Elastic Load Balancing log account is known for us-gov-central-1"
+    ):
+        elb_logs.log_delivery_principals("us-gov-central-1", "aws-us-gov")
+
+
+def test_no_policy_of_the_gateway_hard_codes_the_aws_partition(run_pulumi: RunPulumi) -> None:
+    g = run_pulumi(lambda: _gateway_in("cn-north-1"), region="cn-north-1")
+    doc = g.one("BucketPolicy").props["policy"]
+    assert "arn:aws:iam" not in doc and "arn:aws-cn:iam::638102146993:root" in doc
+
+
+def test_protected_gateway_keeps_the_alb_and_what_the_controller_makes_it_from(run_pulumi: RunPulumi) -> None:
+    g = build(run_pulumi, protect=True)
+    attributes = {
+        a["key"]: a["value"]
+        for a in props(custom(g, "LoadBalancerConfiguration"))["spec"]["loadBalancerAttributes"]
+    }
+    assert attributes["deletion_protection.enabled"] == "true"
+    kept = {(r.type.split(":")[-1], r.name) for r in g if r.protect}
+    assert {
+        ("Namespace", "edge-ns"),
+        ("LoadBalancerConfiguration", "edge-alb"),
+        ("Gateway", "edge-gateway"),
+        ("Bucket", "edge-alb-logs"),
+    } <= kept
+    assert all(r.retain_on_delete for r in g if r.protect)
+    unprotected = build(run_pulumi)
+    attributes = {
+        a["key"]: a["value"]
+        for a in props(custom(unprotected, "LoadBalancerConfiguration"))["spec"]["loadBalancerAttributes"]
+    }
+    assert attributes["deletion_protection.enabled"] == "false"
+    assert not any(r.protect or r.retain_on_delete for r in unprotected)

@@ -15,9 +15,11 @@ from components.core.storage import MODEL_FILES_UID
 from tests.conftest import RunPulumi
 from tests.graph import Graph, policy, props
 from tests.iam_eval import allows
+from tests.pod_identity import scoped_to
 
 CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/llm-test"
 SUBNETS = ["subnet-0a", "subnet-0b", "subnet-0c"]
+ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
 
 def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
@@ -25,7 +27,8 @@ def build(run_pulumi: RunPulumi, **overrides: Any) -> Graph:
         "cluster_name": "llm-test",
         "cluster_arn": CLUSTER_ARN,
         "vpc_id": "vpc-0123",
-        "subnet_ids": SUBNETS,
+        "subnets_by_zone": dict(zip(ZONES, SUBNETS, strict=True)),
+        "system_node_group_name": "llm-test-system",
         "node_security_group_id": "sg-nodes",
         "noncurrent_version_days": 30,
         **overrides,
@@ -142,7 +145,7 @@ def test_efs_csi_driver_runs_on_its_own_pod_identity_role(graph: Graph) -> None:
     assert role.state["arn"] == association["roleArn"]
     (trust,) = policy(role, "assumeRolePolicy")["Statement"]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"] == CLUSTER_ARN
+    assert scoped_to(policy(role, "assumeRolePolicy"), CLUSTER_ARN, "kube-system", "efs-csi-controller-sa")
     attachment = props(graph.one("iam/rolePolicyAttachment:RolePolicyAttachment"))
     assert attachment["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
 
@@ -175,3 +178,32 @@ def test_protect_keeps_data_and_force_destroy_is_off_by_default(run_pulumi: RunP
     assert all(props(b)["forceDestroy"] is False for b in g.of_type("s3/bucket:Bucket"))
     dev = build(run_pulumi, force_destroy=True)
     assert props(dev.one("s3/bucket:Bucket"))["forceDestroy"] is True
+
+
+def test_mount_targets_are_named_by_zone_and_replaced_delete_first(graph: Graph) -> None:
+    """A zone takes one mount target: a target made before its predecessor is deleted fails
+    with MountTargetConflict, and one named by list position moves when a zone is added."""
+    targets = {t.name: t for t in graph.of_type("efs/mountTarget:MountTarget")}
+    assert {name: props(t)["subnetId"] for name, t in targets.items()} == {
+        f"llm-test-efs-{zone}": subnet for zone, subnet in zip(ZONES, SUBNETS, strict=True)
+    }
+    for i, zone in enumerate(ZONES):
+        target = targets[f"llm-test-efs-{zone}"]
+        assert target.delete_before_replace
+        assert target.alias_names == [f"llm-test-efs-{i}"]  # the name by position it had before
+
+
+def test_adding_a_zone_in_front_changes_no_other_mount_target(run_pulumi: RunPulumi) -> None:
+    before = {t.name: props(t) for t in build(run_pulumi).of_type("efs/mountTarget:MountTarget")}
+    subnets = {"us-east-1d": "subnet-0d", **dict(zip(ZONES, SUBNETS, strict=True))}
+    after = {
+        t.name: props(t)
+        for t in build(run_pulumi, subnets_by_zone=subnets).of_type("efs/mountTarget:MountTarget")
+    }
+    assert {name: after[name] for name in before} == before
+    assert after.keys() - before.keys() == {"llm-test-efs-us-east-1d"}
+
+
+def test_versioning_is_in_place_before_the_lifecycle_expires_noncurrent_versions(graph: Graph) -> None:
+    lifecycle = _for_bucket(graph, "BucketLifecycleConfiguration", "llm-test-models")
+    assert graph.depends_on(lifecycle, _for_bucket(graph, "BucketVersioning", "llm-test-models"))

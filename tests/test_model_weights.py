@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,22 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import ModelWeights
+from components import ModelWeights, versions
 from components.core import labels
 from components.core.placement import POOL_LABEL
-from components.model_weights import DOWNLOAD_FROM_HUB, FETCH_FROM_S3, MIRROR_TO_S3
+from components.core.quantity import memory_mib
+from components.core.sizing import ARCHITECTURES
+from components.model_weights import (
+    DOWNLOAD_FROM_HUB,
+    FETCH_FROM_S3,
+    INSTALL_HUB_CLIENT,
+    MIRROR_TO_S3,
+    hub_download_memory_bytes,
+)
 from tests.conftest import RunPulumi
 from tests.graph import Graph, policy, props
 from tests.iam_eval import allows
+from tests.pod_identity import scoped_to
 
 BUCKET = "arn:aws:s3:::models-bucket"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1111"
@@ -104,14 +114,7 @@ def test_roles_trust_only_pod_identity_of_this_cluster(graph: Graph, account: st
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    assert statement["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": "123456789012"},
-        "ArnEquals": {"aws:SourceArn": CLUSTER_ARN},
-    }
-    context = {"aws:SourceAccount": "123456789012", "aws:SourceArn": CLUSTER_ARN}
-    assert allows({"Statement": [{**statement, "Resource": "*"}]}, "sts:AssumeRole", "*", context)
-    other = {**context, "aws:SourceArn": CLUSTER_ARN.replace("llm-test", "other")}
-    assert not allows({"Statement": [{**statement, "Resource": "*"}]}, "sts:AssumeRole", "*", other)
+    assert scoped_to(trust, CLUSTER_ARN, "team-a", account)
 
 
 def test_shared_volume_is_a_read_write_many_claim_of_the_efs_class(graph: Graph) -> None:
@@ -151,7 +154,7 @@ def test_hub_token_is_a_secret_file_never_an_environment_value(graph: Graph) -> 
     secret = graph.one("core/v1:Secret")
     assert props(secret)["stringData"] == {"token": "[secret]"}
     pod = props(graph.one("batch/v1:Job"))["spec"]["template"]["spec"]
-    (download,) = pod["initContainers"]
+    download = next(c for c in pod["initContainers"] if c["name"] == "download")
     assert not any("valueFrom" in e or e["name"] == "HF_TOKEN" for e in download["env"])
     assert {"name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True} in download[
         "volumeMounts"
@@ -174,6 +177,59 @@ def test_streaming_from_s3_needs_only_the_read_role(run_pulumi: RunPulumi) -> No
     assert kinds == ["PodIdentityAssociation", "Role", "RolePolicy", "ServiceAccount"]
     outputs = g.one("llmplatform:index:ModelWeights").outputs
     assert outputs["model_uri"] == "s3://models-bucket/models/llama/v3/"
+
+
+def _hub_pod(graph: Graph) -> dict[str, Any]:
+    return dict(props(graph.one("batch/v1:Job"))["spec"]["template"]["spec"])
+
+
+def test_hub_download_runs_a_small_pinned_image_not_the_cuda_vllm_image(graph: Graph) -> None:
+    pod = _hub_pod(graph)
+    images = {c["name"]: c["image"] for c in pod["initContainers"] + pod["containers"]}
+    assert images["download"] == images["install-hub-client"] == versions.HUB_SYNC_IMAGE
+    assert "vllm" not in " ".join(images.values())
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", versions.HUB_SYNC_IMAGE)
+    # the client is installed at pinned versions, with hf_xet, into a bounded emptyDir
+    assert f"huggingface_hub[hf_xet]=={versions.HUGGINGFACE_HUB_VERSION}" in INSTALL_HUB_CLIENT
+    assert f"hf_xet=={versions.HF_XET_VERSION}" in INSTALL_HUB_CLIENT
+    assert "--no-cache-dir" in INSTALL_HUB_CLIENT
+    (client,) = [v for v in pod["volumes"] if v["name"] == "hub-client"]
+    assert client["emptyDir"]["sizeLimit"]
+
+
+def test_hub_caches_live_on_the_model_volume_not_the_node_disk(graph: Graph) -> None:
+    pod = _hub_pod(graph)
+    download = next(c for c in pod["initContainers"] if c["name"] == "download")
+    env = {e["name"]: e.get("value") for e in download["env"]}
+    dest = f"/models/{REVISION}"
+    assert env["HF_XET_CACHE"].startswith(f"{dest}/.cache/")
+    assert env["HF_HUB_CACHE"].startswith(f"{dest}/.cache/")
+    assert env["HF_XET_CHUNK_CACHE_SIZE_BYTES"] == "0"
+    assert env["PYTHONPATH"] == env["HUB_CLIENT_DIR"]
+    # every emptyDir the job writes to has a bound
+    assert all(v["emptyDir"].get("sizeLimit") for v in pod["volumes"] if "emptyDir" in v)
+    assert '--exclude ".cache/*"' in MIRROR_TO_S3 and 'rm -rf "$DEST/.cache/xet"' in MIRROR_TO_S3
+
+
+def test_hub_download_memory_holds_the_largest_catalog_model(graph: Graph) -> None:
+    download = next(c for c in _hub_pod(graph)["initContainers"] if c["name"] == "download")
+    limit_mib = memory_mib(download["resources"]["limits"]["memory"])
+    need = max(hub_download_memory_bytes(a.parameters) for a in ARCHITECTURES.values())
+    assert limit_mib * 2**20 >= need
+    assert memory_mib(download["resources"]["requests"]["memory"]) <= limit_mib
+
+
+def test_every_aws_client_gets_the_region_boto3_reads(stack_graph: Graph) -> None:
+    """boto3 (vLLM's S3 streamer, the Hub client) reads AWS_DEFAULT_REGION, not AWS_REGION."""
+    found = 0
+    for resource in stack_graph.of_type("batch/v1:Job") + stack_graph.of_type("apps/v1:Deployment"):
+        pod = props(resource)["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if "AWS_REGION" in env:
+                found += 1
+                assert env.get("AWS_DEFAULT_REGION") == env["AWS_REGION"], container["name"]
+    assert found
 
 
 # --- the sync scripts themselves, run against fakes of aws and huggingface_hub -----------------
@@ -249,3 +305,21 @@ def test_bucket_sync_is_idempotent_and_refuses_an_empty_prefix(tmp_path: Path) -
     assert result.returncode == 1
     assert "no model (config.json) under s3://models-bucket/models/llama/rev1/" in result.stderr
     assert not (tmp_path / "models" / "rev2" / ".complete").exists()
+
+
+def test_a_canary_of_the_stable_revision_shares_its_sync_job(run_pulumi: RunPulumi) -> None:
+    g = build(run_pulumi, extra_revisions=[REVISION])
+    assert [props(j)["metadata"]["name"] for j in g.of_type("batch/v1:Job")] == ["llama-sync-0e9e39f249a1"]
+
+
+def test_revisions_sharing_their_first_characters_get_distinct_jobs(run_pulumi: RunPulumi) -> None:
+    g = build(
+        run_pulumi,
+        hugging_face_repo=None,
+        hugging_face_token=None,
+        revision="llama-70b-2026-10",
+        extra_revisions=["llama-70b-2026-11", "LLAMA_70B_2026_12"],
+    )
+    names = [props(j)["metadata"]["name"] for j in g.of_type("batch/v1:Job")]
+    assert names[0] == "llama-sync-llama-70b-20"
+    assert len(set(names)) == 3 and all(len(n) <= 63 for n in names)

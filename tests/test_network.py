@@ -10,6 +10,7 @@ from components import Network
 from components.core.subnets import plan_subnets
 from tests.conftest import RunPulumi
 from tests.graph import Graph, on_aws, policy, props
+from tests.iam_eval import allows
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
@@ -123,3 +124,67 @@ def test_adopting_a_vpc_creates_nothing_and_passes_its_ids_through(run_pulumi: R
     assert outputs["vpc_id"] == "vpc-0123456789abcdef0"
     assert outputs["private_subnet_ids"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
     assert outputs["public_subnet_ids"] == []
+
+
+def test_flow_log_role_is_for_this_accounts_flow_logs_and_can_check_its_log_group(
+    run_pulumi: RunPulumi,
+) -> None:
+    g = build(run_pulumi, per_zone=False)
+    (trust,) = policy(g.one("iam/role:Role"), "assumeRolePolicy")["Statement"]
+    doc = {"Statement": [{**trust, "Resource": "*"}]}
+    ours = {
+        "aws:SourceAccount": "123456789012",
+        "aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/fl-0123456789abcdef0",
+    }
+    assert allows(doc, "sts:AssumeRole", "*", ours)
+    other_account = {
+        "aws:SourceAccount": "999999999999",
+        "aws:SourceArn": ours["aws:SourceArn"].replace("1234", "9999"),
+    }
+    assert not allows(doc, "sts:AssumeRole", "*", other_account)
+    assert not allows(doc, "sts:AssumeRole", "*", {})  # no source given: refused
+    grant = policy(g.one("iam/rolePolicy:RolePolicy"), "policy")
+    group = g.one("cloudwatch/logGroup:LogGroup").state["arn"]
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"):
+        assert allows(grant, action, f"{group}:log-stream:x")
+    assert allows(grant, "logs:DescribeLogGroups", "*")
+    assert not allows(
+        grant, "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:other:log-stream:x"
+    )
+
+
+def test_adopted_subnets_must_be_exactly_one_per_zone(run_pulumi: RunPulumi) -> None:
+    """EFS mount targets are made per zone from `private_subnets_by_zone`; a zone takes one."""
+    subnets = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
+
+    def adopt(zones: list[str]) -> Network:
+        return Network(
+            "net",
+            {
+                "cluster_name": "llm-test",
+                "availability_zones": zones,
+                "existing_vpc_id": "vpc-0123456789abcdef0",
+                "existing_private_subnet_ids": subnets,
+            },
+            on_aws(),
+        )
+
+    captured: dict[str, Network] = {}
+    run_pulumi(lambda: captured.setdefault("net", adopt(ZONES)))
+    assert list(captured["net"].private_subnets_by_zone) == ZONES
+    with pytest.raises(Exception, match="3 existing private subnets for 2 availability zones"):
+        run_pulumi(lambda: adopt(ZONES[:2]))
+
+
+def test_created_network_maps_each_zone_to_its_private_subnet(run_pulumi: RunPulumi) -> None:
+    captured: dict[str, Network] = {}
+
+    def program() -> None:
+        captured["net"] = Network(
+            "net",
+            {"cluster_name": "llm-test", "availability_zones": ZONES, "vpc_cidr": "10.40.0.0/16"},
+            on_aws(),
+        )
+
+    run_pulumi(program)
+    assert list(captured["net"].private_subnets_by_zone) == ZONES

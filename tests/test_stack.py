@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+
 import yaml
 
 from infra.plan.mocks import Registration
@@ -74,7 +78,17 @@ def test_dev_is_small_spot_from_zero_and_prod_is_on_demand_and_protected(
         assert len(gpu) == 2 and all(g["capacityType"] == "ON_DEMAND" for g in gpu.values())
         assert (len(subnets), len(nats)) == (6, 3)
         protected = {r.type.split(":")[-1] for r in stack_graph if r.protect}
-        assert protected == {"Key", "Cluster", "LogGroup", "Bucket", "FileSystem"}
+        # the data, and the entry point: the ALB's Gateway, its configuration and namespace
+        assert protected == {
+            "Key",
+            "Cluster",
+            "LogGroup",
+            "Bucket",
+            "FileSystem",
+            "Namespace",
+            "Gateway",
+            "LoadBalancerConfiguration",
+        }
 
 
 def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_name: str) -> None:
@@ -182,3 +196,59 @@ def test_every_serving_deployment_is_scraped_as_vllm(stack_graph: Graph) -> None
         assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
         relabel = monitor["podMetricsEndpoints"][0]["relabelings"]
         assert {"action": "replace", "targetLabel": "job", "replacement": "vllm"} in relabel
+
+
+def test_node_groups_tag_what_they_launch_with_the_providers_default_tags(stack_graph: Graph) -> None:
+    (provider,) = stack_graph.of_type("pulumi:providers:aws")
+    default_tags = json.loads(props(provider)["defaultTags"])["tags"]  # provider inputs are JSON
+    assert {"project", "stack"} <= default_tags.keys()
+    templates = {t.name: t for t in stack_graph.of_type("ec2/launchTemplate:LaunchTemplate")}
+    for group in stack_graph.of_type("eks/nodeGroup:NodeGroup"):
+        template = templates[f"{group.name}-lt"]
+        specs = {s["resourceType"]: s["tags"] for s in props(template)["tagSpecifications"]}
+        assert specs.keys() == {"instance", "volume", "network-interface"}, group.name
+        for kind, tags in specs.items():
+            assert tags.items() >= default_tags.items(), (group.name, kind)
+
+
+def test_efs_csi_add_on_waits_for_the_system_nodes_like_ebs_csi(stack_graph: Graph) -> None:
+    """Both controllers are Deployments: created before a node is Ready, the add-on is DEGRADED
+    until its create times out."""
+    addons = {a.props["addonName"]: a for a in stack_graph.of_type("eks/addon:Addon")}
+    system = next(g for g in stack_graph.of_type("eks/nodeGroup:NodeGroup") if g.name.endswith("-system"))
+    for name in ("aws-efs-csi-driver", "aws-ebs-csi-driver", "coredns"):
+        assert stack_graph.depends_on(addons[name], system), name
+
+
+def test_an_alb_with_deletion_protection_belongs_to_a_protected_gateway(
+    stack_graph: Graph, stack_name: str
+) -> None:
+    configs = [r for r in stack_graph if r.props.get("kind") == "LoadBalancerConfiguration"]
+    gateways = [r for r in stack_graph if r.props.get("kind") == "Gateway"]
+    assert configs and gateways
+    for config in configs:
+        attributes = {a["key"]: a["value"] for a in props(config)["spec"]["loadBalancerAttributes"]}
+        protected = attributes["deletion_protection.enabled"] == "true"
+        assert protected == (stack_name == "prod")
+        name = props(config)["metadata"]["name"]
+        (gateway,) = [
+            g for g in gateways if props(g)["spec"]["infrastructure"]["parametersRef"]["name"] == name
+        ]
+        for r in (config, gateway):
+            assert (r.protect, r.retain_on_delete) == (protected, protected), r.name
+
+
+def test_storage_classes_are_replaced_delete_first_when_an_immutable_field_changes(
+    stack_name: str, planned: Callable[[str], Path]
+) -> None:
+    # protect flips reclaimPolicy, which Kubernetes refuses to change in place: the
+    # documented teardown (protect false, then up) failed under the real engine
+    classes = [
+        r
+        for r in json.loads((planned(stack_name) / "resources.json").read_text())
+        if r["type"] == "kubernetes:storage.k8s.io/v1:StorageClass"
+    ]
+    assert len(classes) == 2
+    for sc in classes:
+        assert sc["deleteBeforeReplace"] is True, sc["name"]
+        assert {"reclaimPolicy", "parameters", "provisioner"} <= set(sc["replaceOnChanges"]), sc["name"]

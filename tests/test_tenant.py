@@ -1,4 +1,4 @@
-"""Tenant: restricted namespace, quotas, defaults, isolation by network policy, edit rights for its group."""
+"""Tenant: restricted namespace, quotas, defaults, isolation by network policy, rights for its group."""
 
 from __future__ import annotations
 
@@ -124,14 +124,13 @@ def test_egress_is_dns_credentials_nfs_and_https_for_labelled_pods(graph: Graph)
     )
 
 
-def test_group_may_edit_its_namespace_only_and_its_roles_map_into_the_group(graph: Graph) -> None:
+def test_group_gets_the_tenant_role_in_its_namespace_only_and_its_roles_map_into_the_group(
+    graph: Graph,
+) -> None:
+    # What the tenant Role allows and what admission refuses: tests/test_tenant_access.py.
     binding = props(graph.one("rbac.authorization.k8s.io/v1:RoleBinding"))
     assert binding["metadata"]["namespace"] == "team-a"
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
-        "name": "edit",
-    }
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"}
     assert binding["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "team-a-developers"}
     ]
@@ -144,5 +143,37 @@ def test_group_may_edit_its_namespace_only_and_its_roles_map_into_the_group(grap
 
 def test_every_object_lands_in_the_tenant_namespace(graph: Graph) -> None:
     for r in graph:
-        if r.type.startswith("kubernetes:") and "Namespace" not in r.type:
+        # Admission policies and their bindings are cluster-scoped; they select the namespace.
+        if r.type.startswith("kubernetes:") and "Namespace" not in r.type and "Admission" not in r.type:
             assert props(r)["metadata"]["namespace"] == "team-a", r.name
+
+
+STREAMING = {labels.COMPONENT: labels.INFERENCE, labels.S3_EGRESS: "true"}
+
+
+def test_streaming_pods_reach_the_regions_s3_prefix_list_only(graph: Graph) -> None:
+    pols = policies(graph)
+
+    def egress(ip: str, port: int = 443, pod: dict[str, str] = STREAMING) -> bool:
+        return allowed(
+            pols, namespace="team-a", pod_labels=pod, direction="Egress", peer=Peer(ip=ip), port=port
+        )
+
+    (s3,) = [p for p in pols if p["metadata"]["name"] == "allow-s3-https"]
+    from infra.plan.mocks import S3_PREFIX_LIST_CIDRS
+
+    assert [b["ipBlock"]["cidr"] for b in s3["spec"]["egress"][0]["to"]] == list(S3_PREFIX_LIST_CIDRS)
+    assert egress("52.216.1.1") and egress("3.5.10.1")  # S3 addresses of the region
+    assert not egress("52.216.1.1", port=80)
+    assert not egress("1.1.1.1") and not egress("140.82.112.3")  # any other public address
+    assert egress("1.1.1.1", pod=SYNC)  # the sync Job still reaches the Hub
+
+
+def test_given_s3_cidrs_replace_the_lookup_and_an_empty_list_is_refused(run_pulumi: RunPulumi) -> None:
+    from components.tenant import _ip_blocks
+
+    g = build(run_pulumi, s3_cidrs=["198.51.100.0/24"])
+    (s3,) = [p for p in policies(g) if p["metadata"]["name"] == "allow-s3-https"]
+    assert s3["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "198.51.100.0/24"}}]
+    with pytest.raises(ValueError, match="no S3 CIDRs"):
+        _ip_blocks([], "S3")  # an empty `to` would let the pods reach every address

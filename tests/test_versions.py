@@ -27,3 +27,18 @@ def test_kube_proxy_matches_the_cluster_minor_version() -> None:
 def test_addon_versions_are_exact_eks_builds() -> None:
     for name, addon in versions.EKS_ADDONS.items():
         assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", addon.version), name
+
+
+def test_container_images_are_pinned_to_exact_release_tags() -> None:
+    images = {name: value for name, value in vars(versions).items() if name.endswith("_IMAGE")}
+    assert {"VLLM_IMAGE", "AWS_CLI_IMAGE", "HUB_SYNC_IMAGE"} <= set(images)
+    for name, image in images.items():
+        _, _, tag = image.rpartition(":")
+        assert tag and tag != "latest", name
+        # a patch release, not a moving minor tag such as python:3.12-slim
+        assert re.match(r"v?\d+\.\d+\.\d+", tag), (name, image)
+
+
+def test_hub_client_pins_are_exact_versions() -> None:
+    for pin in (versions.HUGGINGFACE_HUB_VERSION, versions.HF_XET_VERSION):
+        assert re.fullmatch(r"\d+\.\d+\.\d+", pin)

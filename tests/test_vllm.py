@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core import metrics
+from components.core import metrics, vllm
 from components.core.vllm import API_KEY_ENV, ServeSettings, flags, serve_args
 from tests.upstream import upstream_dir
 
@@ -39,9 +39,50 @@ def test_args_are_exec_form_with_the_model_first_and_no_key_in_them() -> None:
     assert args[0] == "s3://bucket/models/llama/v1/"
     assert all(isinstance(a, str) for a in args)
     assert not any(a in ("sh", "bash", "-c") for a in args)
-    assert args[args.index("--api-key") + 1] == f"$({API_KEY_ENV})"
     assert args[args.index("--tensor-parallel-size") + 1] == "4"
     assert "--no-enable-prefix-caching" in args and "--enable-prefix-caching" not in args
+
+
+def test_the_key_is_never_on_the_command_line() -> None:
+    # `--api-key $(VLLM_API_KEY)` is expanded by the kubelet into the process's argv, which
+    # /proc/<pid>/cmdline and `ps` show; vLLM 0.33 reads VLLM_API_KEY itself when the flag is absent.
+    for settings in (EVERYTHING, ServeSettings(served_model_name="q", tensor_parallel_size=1)):
+        args = serve_args("/models/rev", settings)
+        assert not any(a == "--api-key" or a.startswith("--api-key=") for a in args)
+        assert not any(API_KEY_ENV in a for a in args)
+
+
+def test_the_fastapi_docs_are_off() -> None:
+    # /docs, /redoc and /openapi.json are outside vLLM's guarded prefixes.
+    args = serve_args("/models/rev", EVERYTHING)
+    assert "--disable-fastapi-docs" in args and "--enable-fastapi-docs" not in args
+    assert "--disable-fastapi-docs" in serve_flags()
+
+
+def test_usage_stats_are_off() -> None:
+    assert vllm.SERVE_ENV == {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+
+
+def _http_paths() -> list[tuple[str, str]]:
+    rows = (upstream_dir() / "vllm" / "http-paths.tsv").read_text().splitlines()
+    return [(r["path"], r["condition"]) for r in csv.DictReader(rows, delimiter="\t")]
+
+
+def test_published_prefixes_are_guarded_and_served_by_the_pinned_vllm() -> None:
+    paths = _http_paths()
+    for prefix in vllm.PUBLIC_PATH_PREFIXES:
+        assert prefix in vllm.GUARDED_PREFIXES
+        assert any(p.startswith(prefix + "/") for p, _ in paths), prefix
+    # The unguarded paths that run a model or change the server are not published.
+    for path in ("/invocations", "/tokenize", "/detokenize", "/generative_scoring", "/scale_elastic_ep"):
+        assert not vllm.guarded(path)
+        assert not any(path == p or path.startswith(p + "/") for p in vllm.PUBLIC_PATH_PREFIXES), path
+    for path in ("/health", "/metrics", "/load", "/docs", "/openapi.json", "/ping", "/version"):
+        assert not any(path.startswith(p) for p in vllm.PUBLIC_PATH_PREFIXES), path
+    # Every path the gateway forwards, vLLM asks the key for.
+    for path, _ in paths:
+        if any(path == p or path.startswith(p + "/") for p in vllm.PUBLIC_PATH_PREFIXES):
+            assert vllm.guarded(path), path
 
 
 def _vllm_metrics() -> dict[str, tuple[str, set[str]]]:

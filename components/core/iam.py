@@ -25,21 +25,47 @@ def managed_policy_arn(partition: str, name: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{name}"
 
 
-def pod_identity_trust(cluster_arn: str) -> str:
-    """Trust policy for EKS Pod Identity, limited to one cluster of one account.
+# The session tags EKS Pod Identity puts on every AssumeRole it makes for a pod (EKS User
+# Guide, "Create IAM role with trust policy required by EKS Pod Identity" and "Grant Pods
+# access to AWS resources based on tags"). They are the documented way to scope a role to
+# its pods; EKS documents no aws:SourceArn for this principal, so a condition on it does not
+# scope anything and may refuse every pod.
+CLUSTER_TAG = "aws:RequestTag/eks-cluster-arn"
+NAMESPACE_TAG = "aws:RequestTag/kubernetes-namespace"
+SERVICE_ACCOUNT_TAG = "aws:RequestTag/kubernetes-service-account"
 
-    The conditions stop any other cluster (or account) that associates the role
-    from assuming it (AWS's confused-deputy guidance for pods.eks.amazonaws.com).
+# Where each EKS add-on whose controller holds an AWS managed policy runs: the add-on's
+# namespace and the service account its Pod Identity association names.
+ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "AmazonEKS_CNI_Policy": ("kube-system", "aws-node"),
+    "service-role/AmazonEBSCSIDriverPolicy": ("kube-system", "ebs-csi-controller-sa"),
+    "service-role/AmazonEFSCSIDriverPolicy": ("kube-system", "efs-csi-controller-sa"),
+}
+
+
+def pod_identity_trust(cluster_arn: str, namespace: str, service_account: str) -> str:
+    """Trust policy for EKS Pod Identity: one service account, of one namespace, of one cluster.
+
+    EKS Pod Identity assumes the role with `sts:AssumeRole` and tags the session
+    (`sts:TagSession`) with the pod's cluster ARN, namespace and service account;
+    the conditions require exactly ours, so neither another cluster that associates
+    the role nor another service account of this cluster can assume it. The account
+    condition is AWS's confused-deputy guard for service principals.
     """
     account = cluster_arn.split(":")[4]
     return document(
         {
+            "Sid": "EksPodIdentity",
             "Effect": "Allow",
             "Principal": {"Service": "pods.eks.amazonaws.com"},
             "Action": ["sts:AssumeRole", "sts:TagSession"],
             "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnEquals": {"aws:SourceArn": cluster_arn},
+                "StringEquals": {
+                    "aws:SourceAccount": account,
+                    CLUSTER_TAG: cluster_arn,
+                    NAMESPACE_TAG: namespace,
+                    SERVICE_ACCOUNT_TAG: service_account,
+                },
             },
         }
     )
@@ -154,31 +180,6 @@ def model_sync_policy(bucket_arn: str, key_arn: str, prefix: str) -> str:
             "Resource": key_arn,
             "Condition": _via_s3(),
         },
-    )
-
-
-def alb_access_log_policy(bucket_arn: str, prefix: str, account: str, elb_account: str | None) -> str:
-    """ALB access log delivery may write under <prefix>/AWSLogs/<account>/ and nowhere else.
-
-    Regions opened before August 2022 deliver as a regional ELB account, newer
-    ones as the log delivery service; granting both keeps either working.
-    """
-    resource = f"{bucket_arn}/{prefix}/AWSLogs/{account}/*"
-    principals: list[dict[str, str]] = [{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
-    if elb_account is not None:
-        principals.append({"AWS": f"arn:aws:iam::{elb_account}:root"})
-    return document(
-        *(
-            {
-                "Sid": f"AlbAccessLogs{i}",
-                "Effect": "Allow",
-                "Principal": p,
-                "Action": "s3:PutObject",
-                "Resource": resource,
-            }
-            for i, p in enumerate(principals)
-        ),
-        deny_insecure_transport(bucket_arn, f"{bucket_arn}/*"),
     )
 
 

@@ -11,8 +11,17 @@ INFERENCE = "inference"
 MODEL_SYNC = "model-sync"
 """Component label value of the jobs that fill the shared model volume."""
 
+PLATFORM_OWNED = "llm-platform.io/platform-owned"
+"""Objects labelled "true" belong to the platform even inside a tenant's namespace: admission
+refuses tenants changing them, and pods of tenants running as such a ServiceAccount."""
+
 PUBLIC_HTTPS_EGRESS = "llm-platform.io/public-https-egress"
-"""Pods labelled "true" may open HTTPS connections to public addresses (S3, the Hugging Face Hub)."""
+"""Pods labelled "true" may open HTTPS connections to public addresses (S3, the Hugging Face Hub):
+the weights sync Job only, never a serving pod."""
+
+S3_EGRESS = "llm-platform.io/s3-egress"
+"""Pods labelled "true" may open HTTPS connections to the region's S3 addresses only (vLLM
+streaming weights from the bucket); nothing else on the internet."""
 
 MONITORING_NAMESPACE = "monitoring"
 """Namespace of Prometheus; tenants admit scrapes of the model port from it."""
@@ -27,3 +36,8 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/1
 
 def standard(name: str, component: str) -> dict[str, str]:
     return {NAME: name, COMPONENT: component, **PART_OF}
+
+
+def platform_owned() -> dict[str, str]:
+    """Labels of an object the platform owns in a tenant's namespace (its ServiceAccounts)."""
+    return {PLATFORM_OWNED: "true", **PART_OF}

@@ -31,17 +31,21 @@ class Architecture:
     attention_heads: int
     kv_heads: int
     head_dim: int
+    context_length: int | None = None
+    """Longest sequence the model was trained for (max_position_embeddings of its config.json);
+    vLLM refuses a longer --max-model-len. None: unknown."""
 
 
-# Facts from ../shared/REFERENCE.md (model cards on the Hugging Face Hub).
+# Facts from ../shared/REFERENCE.md (model cards on the Hugging Face Hub); the context lengths are
+# max_position_embeddings of each model's config.json (Qwen2.5 reaches 128K only with YaRN enabled).
 ARCHITECTURES: dict[str, Architecture] = {
-    "llama-3.1-8b": Architecture(8.03e9, 32, 32, 8, 128),
-    "llama-3.1-70b": Architecture(70.6e9, 80, 64, 8, 128),
-    "llama-3.3-70b": Architecture(70.6e9, 80, 64, 8, 128),
-    "qwen2.5-7b": Architecture(7.61e9, 28, 28, 4, 128),
-    "qwen2.5-32b": Architecture(32.5e9, 64, 40, 8, 128),
-    "qwen2.5-72b": Architecture(72.7e9, 80, 64, 8, 128),
-    "mistral-7b": Architecture(7.24e9, 32, 32, 8, 128),
+    "llama-3.1-8b": Architecture(8.03e9, 32, 32, 8, 128, 131_072),
+    "llama-3.1-70b": Architecture(70.6e9, 80, 64, 8, 128, 131_072),
+    "llama-3.3-70b": Architecture(70.6e9, 80, 64, 8, 128, 131_072),
+    "qwen2.5-7b": Architecture(7.61e9, 28, 28, 4, 128, 32_768),
+    "qwen2.5-32b": Architecture(32.5e9, 64, 40, 8, 128, 32_768),
+    "qwen2.5-72b": Architecture(72.7e9, 80, 64, 8, 128, 32_768),
+    "mistral-7b": Architecture(7.24e9, 32, 32, 8, 128, 32_768),
 }
 
 

@@ -11,8 +11,30 @@ from dataclasses import dataclass
 from components.core.labels import VLLM_PORT
 
 API_KEY_ENV = "VLLM_API_KEY"
-"""The key reaches vLLM through this variable (from a Secret); the command line names the
-variable, so the key is in neither the manifest nor the Pulumi state."""
+"""The key reaches vLLM through this variable only (from a Secret): vLLM 0.33 reads it when
+`--api-key` is absent (vllm/entrypoints/serve/middleware/register.py: `args.api_key or
+[envs.VLLM_API_KEY]`). Never `--api-key $(VLLM_API_KEY)`: Kubernetes expands that into the
+command line, which /proc/<pid>/cmdline and `ps` show to anyone on the node or in the pod."""
+
+GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
+"""The only path prefixes vLLM 0.33's `--api-key` / VLLM_API_KEY check covers
+(vllm/entrypoints/serve/middleware/authenticate.py, GUARDED_PREFIX, a plain str.startswith).
+Everything else it serves answers without a key: /invocations (a full chat or completion),
+/tokenize, /detokenize, /generative_scoring, /scale_elastic_ep, /load, /metrics, /docs..."""
+
+PUBLIC_PATH_PREFIXES = ("/v1", "/v2")
+"""What the gateway publishes: the guarded prefixes this program's servers answer under
+(http-paths.tsv of the pinned release: /v1/... for generate models, /v2/embed and /v2/rerank
+for pooling ones). /inference only answers 403 stubs without --enable-scale-out and /cohere
+needs VLLM_ENABLE_COHERE_API, neither of which is set, so they stay unpublished."""
+
+SERVE_ENV = {
+    # No usage report to stats.vllm.ai: serving pods have no internet route, and the report
+    # would describe the hardware and model of every replica.
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+}
+"""Environment every vLLM server gets besides the key and the cache paths."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +67,9 @@ def serve_args(model: str, s: ServeSettings) -> list[str]:
         "--max-num-seqs", str(s.max_num_seqs),
         "--enable-prefix-caching" if s.prefix_caching else "--no-enable-prefix-caching",
         "--shutdown-timeout", str(s.shutdown_timeout_seconds),
-        # Kubernetes expands $(VAR) from the container's environment before exec.
-        "--api-key", f"$({API_KEY_ENV})",
+        # /docs, /redoc and /openapi.json would answer anyone: vLLM's key does not guard them.
+        "--disable-fastapi-docs",
+        # No --api-key: the key comes from VLLM_API_KEY (see API_KEY_ENV).
     ]  # fmt: skip
     if s.quantization:
         args += ["--quantization", s.quantization]
@@ -59,3 +82,8 @@ def serve_args(model: str, s: ServeSettings) -> list[str]:
 
 def flags(args: list[str]) -> list[str]:
     return [a for a in args if a.startswith("--")]
+
+
+def guarded(path: str) -> bool:
+    """Whether vLLM 0.33 asks for the key on `path` (its own test: a plain string prefix)."""
+    return path.startswith(GUARDED_PREFIXES)

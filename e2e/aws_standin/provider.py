@@ -29,7 +29,7 @@ Behaviour per method:
 - update: the new inputs plus the computed outputs, which stay as they were.
 - read: the stored state as is, so `pulumi refresh` changes nothing.
 - delete: nothing to delete.
-- invoke: getPartition, getRegion, getCallerIdentity, ec2 getSubnet; any other
+- invoke: getPartition, getRegion, getCallerIdentity, ec2 getSubnet and getPrefixList; any other
   token fails naming it.
 """
 

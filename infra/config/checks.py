@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
-from components.core import gpu_catalog
+from components.core import elb_logs, gpu_catalog
 from components.core.capacity import check_capacity
 from components.core.charts import local_chart_problem
 from components.core.sizing import ARCHITECTURES
@@ -35,7 +35,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"error: {self.path}: {self.message}"
+        # one line per problem, whatever a key or value typed by mistake holds (a newline)
+        return f"error: {_one_line(self.path)}: {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list[Problem]:
@@ -50,6 +55,8 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_models(cfg),
         *_alerting(cfg),
         *_chart_sources(cfg),
+        *_cross_references(cfg),
+        *_access_log_region(cfg),
     ]
     # Sizing reads the pools' GPU shapes: only once those are sound.
     if not any(p.path.startswith("gpuPools.") for p in problems):
@@ -58,6 +65,12 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
     if not problems:
         problems += [Problem(p.path, p.message) for p in check_capacity(*capacity_inputs(cfg))]
     return problems
+
+
+def _cross_references(cfg: StackConfig) -> list[Problem]:
+    from infra.config.crossrefs import check_references  # it imports Problem from here
+
+    return check_references(cfg)
 
 
 def _network(net: NetworkConfig, region: str) -> Iterator[Problem]:
@@ -91,14 +104,26 @@ def _network(net: NetworkConfig, region: str) -> Iterator[Problem]:
         ("privateSubnetIds", existing.private_subnet_ids),
         ("publicSubnetIds", existing.public_subnet_ids),
     ):
-        if ids and len(ids) < len(zones):
+        # Exactly one per zone, in zone order: EFS mount targets are made per private subnet and
+        # named by its zone, and a zone takes one mount target.
+        if ids and len(ids) != len(zones):
             yield Problem(
                 f"network.existingVpc.{key}",
                 f"{len(ids)} subnets for {len(zones)} availability zones; "
-                "list one subnet per zone in network.availabilityZones",
+                "list exactly one subnet per zone, in the order of network.availabilityZones",
             )
         if len(set(ids)) != len(ids):
             yield Problem(f"network.existingVpc.{key}", "lists a subnet twice")
+
+
+def _access_log_region(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.ingress is None:
+        return
+    region = cfg.aws.region
+    try:
+        elb_logs.log_delivery_principals(region, elb_logs.partition_of(region))
+    except ValueError as exc:
+        yield Problem("aws.region", str(exc))
 
 
 def _endpoint(cfg: StackConfig) -> Iterator[Problem]:
@@ -157,7 +182,13 @@ def _gpu_pool(path: str, pool: GpuPoolConfig) -> Iterator[Problem]:
 
 
 def _secrets_in_plain_text(cfg: StackConfig, secret_sections: Collection[str]) -> Iterator[Problem]:
-    """A secret field in a section Pulumi does not hold encrypted was typed in as plain text."""
+    """A secret field Pulumi does not hold encrypted was typed in as plain text. `secret_sections`
+    names what is encrypted: a value's path (`models.llama.apiKey`), or a section or object when
+    all of it is; another `secure:` value next to a plain one makes the plain one no secret."""
+    encrypted = set(secret_sections)
+
+    def is_encrypted(path: str) -> bool:
+        return any(path == e or path.startswith((f"{e}.", f"{e}[")) for e in encrypted)
 
     def walk(node: object, path: str) -> Iterator[str]:
         if isinstance(node, SecretStr):
@@ -171,9 +202,9 @@ def _secrets_in_plain_text(cfg: StackConfig, secret_sections: Collection[str]) -
 
     for name, field in StackConfig.model_fields.items():
         section = field.alias or name
-        if section in secret_sections:
-            continue
         for path in walk(getattr(cfg, name), section):
+            if is_encrypted(path):
+                continue
             yield Problem(
                 path,
                 f"is stored in plain text; set it with `pulumi config set --secret --path 'llm-platform:{path}' <value>`",

@@ -37,7 +37,9 @@ def architecture_of(model: ModelConfig) -> Architecture:
     arch = model.architecture
     if isinstance(arch, str):
         return ARCHITECTURES[arch]
-    return Architecture(arch.parameters, arch.layers, arch.attention_heads, arch.kv_heads, arch.head_dim)
+    return Architecture(
+        arch.parameters, arch.layers, arch.attention_heads, arch.kv_heads, arch.head_dim, arch.context_length
+    )
 
 
 def precision_of(model: ModelConfig) -> str:

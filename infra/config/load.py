@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -29,8 +30,9 @@ def load_stack_config(
 ) -> StackConfig:
     """Validate the `llm-platform:*` sections of a stack (namespace stripped).
 
-    `secret_sections` are the sections Pulumi holds encrypted; a secret field
-    anywhere else is a secret in plain text, and is refused. Relative paths in
+    `secret_sections` say what Pulumi holds encrypted: the paths of `secure:`
+    values (`models.llama.apiKey`), or a whole section; a secret field anywhere
+    else is a secret in plain text, and is refused, whatever its neighbours are. Relative paths in
     the config (local charts) start at `project_dir`, the directory of
     Pulumi.yaml (default: the working directory), and come out absolute.
     """
@@ -50,8 +52,16 @@ def format_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
+            part = _printable(part)
             path += f".{part}" if path else part
     return path
+
+
+def _printable(key: str) -> str:
+    """A key as one line: control characters and blanks of a key typed by mistake shown escaped."""
+    if key and key.isprintable() and key.strip() == key:
+        return key
+    return json.dumps(key)
 
 
 def _problems(errors: list[ErrorDetails]) -> list[Problem]:
@@ -59,12 +69,30 @@ def _problems(errors: list[ErrorDetails]) -> list[Problem]:
     or an object, the branch the value did not try to be only says "not a string"."""
     paths = [_strip_union_tags(e["loc"]) for e in errors]
     kept = []
+    dropped: dict[tuple[int | str, ...], list[str]] = {}
     for error, loc in zip(errors, paths, strict=True):
-        mismatch = error["type"] in ("string_type", "model_type", "dict_type", "model_attributes_type")
+        mismatch = error["type"] in _EXPECTED
         if mismatch and sum(1 for other in paths if other[: len(loc)] == loc) > 1:
+            dropped.setdefault(loc, []).append(_EXPECTED[error["type"]])
             continue
         kept.append(_problem(error))
+    # A value that is none of the union's kinds (`architecture: null`) fails every branch
+    # with a mismatch alone: say what it may be instead of nothing.
+    reported = [format_path(_strip_union_tags(e["loc"])) for e in errors if _problem(e) in kept]
+    for loc, expected in dropped.items():
+        path = format_path(loc)
+        if not any(r == path or r.startswith((f"{path}.", f"{path}[")) for r in reported):
+            kinds = " or ".join(dict.fromkeys(expected))
+            kept.append(Problem(path, f"has the wrong kind of value; expected {kinds}"))
     return kept
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "model_type": "an object of keys",
+    "dict_type": "a mapping",
+    "model_attributes_type": "an object of keys",
+}
 
 
 def _problem(error: ErrorDetails) -> Problem:

@@ -27,10 +27,64 @@ Every key lives in the `{ns}` namespace: `{ns}:network` in the stack file.
 """
 
 
+CHECKS = """
+## What is checked
+
+`python -m infra plan` (and `pulumi preview`/`up`) validates the whole stack file before it
+builds anything. A stack file with mistakes exits with status 2 and one line per mistake on
+stderr, `error: <key.path>: <what is wrong>`, never a traceback, and writes nothing. A
+test mutates both committed stack files at random (keys deleted, values of the wrong kind,
+models and canaries duplicated, numbers out of range) and holds the program to that.
+
+**The file.** It must be YAML whose `config` is a mapping. A key written twice in one mapping
+(a model pasted twice, a second `maxSize:`) is refused with its line; YAML parsers keep the
+last one silently. Keys of the `{ns}` namespace that the program does not read are refused
+with the keys it does read; other namespaces (`aws:`, `pulumi:`) are Pulumi's.
+
+**Each value.** Types, ranges and formats as the table above says: instance types against
+the GPU catalog, CIDRs, quantities (`256Gi`, `500m`), Hub commits (40 hex characters, not a
+branch), vLLM release tags (never `latest`), CloudWatch retention periods, chart names.
+
+**Secrets.** Every secret field (`apiKey`, `huggingFaceToken`, `grafanaAdminPassword`,
+webhook URLs, `emailPassword`) must be `secure:` itself, in any stack: a plain value next
+to encrypted ones in the same section is still refused. The engine marks a whole key secret
+when any value in it is, so the program reads which values are `secure:` from the stack file
+(under `pulumi up`, `Pulumi.<stack>.yaml` in the project directory; a stack whose config
+lives elsewhere falls back to whole sections).
+
+**References.** Every value that names something else is checked against it:
+
+- ARNs (`cluster.admins`, `tenants.<name>.accessRoleArns`, `ingress.certificateArn`) against
+  the partition of `aws.region` (`aws`, `aws-cn`, `aws-us-gov`) and against
+  `aws.allowedAccountIds` (without it: all in one account); the certificate against the
+  region, since an ALB only uses ACM certificates of its own region. An IAM role is in at
+  most one access entry.
+- Names against names the platform or Kubernetes reserves: tenants (their namespaces) may
+  not be `default`, `kube-*`, `monitoring`, `keda`, `gpu-runtime`, `karpenter`,
+  `amazon-cloudwatch`, `cert-manager`, `llm-platform*` or the cluster name (the ingress
+  gateway's namespace); tenant groups may not start with `system:` or `eks:`, and two tenants
+  may not share a group; no GPU pool may be called `system`; AWS tag keys may not start with
+  `aws:`.
+- Models against tenants and pools; a model and another model's canary may not make the same
+  Deployment.
+- Time zones (`workingHours.timezone`) against the IANA database (`Europe/Berlin`, not
+  `CEST`); cron fields against their ranges; a schedule whose start is its end.
+- Lengths against what holds them: `maxModelLen` against the model's context window (the
+  catalog's, or `architecture.contextLength`) and against the KV cache of a replica;
+  `<model>-canary.<domain>` against DNS limits.
+- Capacity: tensor parallel sizes against attention heads and GPUs per node, tenant quotas
+  against the replicas of their models, pools against the GPUs their models may scale to.
+- Values that only work together: `minSize` <= `desiredSize` <= `maxSize`, one alert
+  receiver kind per severity, email settings only with `emailTo`, `slackChannel` only with
+  `slackWebhookUrl`, an SMTP smarthost as `host:port`, the idle GPU threshold below the busy
+  one, `forceDestroy` never with `protect`, local charts matching their pinned versions.
+"""
+
+
 def render_reference() -> str:
     rows: list[str] = []
     _rows(StackConfig, f"{NAMESPACE}:", rows, top=True)
-    return HEADER.format(ns=NAMESPACE) + "\n".join(rows) + "\n"
+    return HEADER.format(ns=NAMESPACE) + "\n".join(rows) + "\n" + CHECKS.format(ns=NAMESPACE)
 
 
 def _rows(model: type[BaseModel], prefix: str, rows: list[str], top: bool = False) -> None:

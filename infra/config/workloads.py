@@ -112,6 +112,8 @@ class ArchitectureConfig(Model):
     """Key/value heads (num_key_value_heads)."""
     head_dim: Annotated[int, Field(ge=1)]
     """Dimension of one head (hidden_size / num_attention_heads unless the model says otherwise)."""
+    context_length: Annotated[int, Field(ge=256)] | None = None
+    """Longest sequence the model takes (max_position_embeddings of its config.json); maxModelLen may not exceed it."""
 
 
 _CRON = r"[-\d*/,]+( [-\d*/,]+){4}"
@@ -169,7 +171,7 @@ class CanaryConfig(Model):
         | None
     ) = None
     """Model revision of the canary (a Hub commit or a bucket label, as the model's source); synced next to the stable one."""
-    max_num_seqs: Annotated[int, Field(ge=1)] | None = None
+    max_num_seqs: Annotated[int, Field(ge=1, le=4096)] | None = None
     """vLLM --max-num-seqs of the canary."""
     gpu_memory_utilization: Annotated[float, Field(ge=0.5, le=0.95)] | None = None
     """vLLM --gpu-memory-utilization of the canary."""

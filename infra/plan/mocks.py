@@ -21,6 +21,16 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from infra.plan.secrets import REDACTED
 
 DEFAULT_ACCOUNT = "123456789012"
+S3_PREFIX_LIST_CIDRS = (
+    "3.5.0.0/19",
+    "16.15.192.0/18",
+    "16.182.0.0/16",
+    "18.34.0.0/19",
+    "18.34.232.0/21",
+    "52.216.0.0/15",
+    "54.231.0.0/16",
+)
+"""The entries of com.amazonaws.us-east-1.s3 (the S3 gateway endpoint's prefix list) when written."""
 
 
 @dataclass
@@ -44,6 +54,11 @@ class Registration:
     """Inputs plus what the (mock) provider computed: ids, ARNs, autonamed names."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """What a component registered as its outputs."""
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
+    """Inputs whose change replaces the resource instead of updating it."""
+    alias_names: list[str] = field(default_factory=list)
+    """Former names (aliases) the resource answers to, so renaming it moves its state."""
 
     @property
     def is_provider(self) -> bool:
@@ -87,6 +102,12 @@ class RecordingMonitor(mocks.MockMonitor):
                     if v
                 },
                 props=rpc.deserialize_properties(request.object, keep_internal=False),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=list(request.replaceOnChanges),
+                alias_names=[
+                    *(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
+                    *(u.rsplit("::", 1)[-1] for u in request.aliasURNs),
+                ],
             )
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if urn in self.registrations and urn in self.resources:
@@ -130,13 +151,25 @@ class PlatformMocks(mocks.Mocks):
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token = args.token
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+            partition, suffix = (
+                ("aws-cn", "amazonaws.com.cn")
+                if self.region.startswith("cn-")
+                else ("aws-us-gov", "amazonaws.com")
+                if self.region.startswith("us-gov-")
+                else ("aws", "amazonaws.com")
+            )
+            return {"partition": partition, "dnsSuffix": suffix, "id": partition}, []
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}, []
         if token == "aws:ec2/getSubnet:getSubnet":
             # An adopted subnet: a /20 of 10.99.0.0/16 derived from its id.
             third = int(_hex(str(args.args.get("id")), 2), 16) % 16 * 16
             return {"id": args.args.get("id"), "cidrBlock": f"10.99.{third}.0/20"}, []
+        if token == "aws:ec2/getPrefixList:getPrefixList":
+            # An AWS-managed service prefix list; every region gets us-east-1's S3 ranges.
+            name = str(args.args.get("name") or "com.amazonaws.us-east-1.s3")
+            return {"id": f"pl-{_hex(name, 8)}", "prefixListId": f"pl-{_hex(name, 8)}", "name": name,
+                    "cidrBlocks": list(S3_PREFIX_LIST_CIDRS)}, []  # fmt: skip
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,

@@ -26,16 +26,20 @@ class StackFiles:
     config: dict[str, str]
     """Fully qualified key (`namespace:key`) -> value, encoded as the engine encodes it."""
     secret_keys: frozenset[str]
+    secure_paths: frozenset[str] = frozenset()
+    """Fully qualified key and path (`namespace:key.a.b`) of every `secure:` value: the engine flags
+    a whole key secret when any value inside it is, so only the file tells which values are."""
 
     def sections(self, namespace: str) -> tuple[dict[str, Any], set[str]]:
-        """The keys of `namespace` (namespace stripped) decoded, and which of them are secret."""
+        """The keys of `namespace` (namespace stripped) decoded, and the paths of the values in
+        them that the file holds encrypted (`models.llama.apiKey`; a key alone when all of it is)."""
         prefix = f"{namespace}:"
         sections = {
             key.removeprefix(prefix): decode(value)
             for key, value in self.config.items()
             if key.startswith(prefix)
         }
-        secret = {key.removeprefix(prefix) for key in self.secret_keys if key.startswith(prefix)}
+        secret = {path.removeprefix(prefix) for path in self.secure_paths if path.startswith(prefix)}
         return sections, secret
 
 
@@ -60,20 +64,67 @@ def read_stack(project_dir: Path, stack: str, stack_file: Path | None = None) ->
         config[_qualify(project, key)] = value
 
     secret_keys = {key for key, value in config.items() if _has_secure(value)}
+    secure_paths = {path for key, value in config.items() for path in _secure_paths(value, key)}
     encoded = {key: _encode(_strip_secure(value)) for key, value in config.items()}
-    return StackFiles(project=project, config=encoded, secret_keys=frozenset(secret_keys))
+    return StackFiles(
+        project=project,
+        config=encoded,
+        secret_keys=frozenset(secret_keys),
+        secure_paths=frozenset(secure_paths),
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping: PyYAML keeps the last one
+    silently, so a model pasted twice or a second `maxSize:` would win without a word."""
+
+
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: construct_mapping reports it
+            continue
+        if duplicate:
+            first = seen[key].start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (first on line {first}); keep one",
+                key_node.start_mark,
+            )
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML as yaml.safe_load does, but refuse duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise StackFileError(f"{path}: no such file")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = load_yaml_text(path.read_text())
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+        raise StackFileError(f"{path}: not valid YAML: {_one_line(exc)}") from None
     if not isinstance(doc, dict):
         raise StackFileError(f"{path}: must be a YAML mapping")
     return doc
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """The parser's complaint on one line, with the line it is about (the contract: one line per problem)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        return f"line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}: {exc.problem}"
+    return " ".join(str(exc).split())
 
 
 def _qualify(project: str, key: str) -> str:
@@ -82,6 +133,16 @@ def _qualify(project: str, key: str) -> str:
 
 def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _secure_paths(value: Any, path: str) -> list[str]:
+    if _is_secure(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _secure_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secure_paths(v, f"{path}[{i}]")]
+    return []
 
 
 def _has_secure(value: Any) -> bool:

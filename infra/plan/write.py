@@ -39,6 +39,8 @@ def resource_record(r: Registration) -> dict[str, Any]:
         "protect": r.protect,
         "ignoreChanges": r.ignore_changes,
         "retainOnDelete": r.retain_on_delete,
+        "deleteBeforeReplace": r.delete_before_replace,
+        "replaceOnChanges": r.replace_on_changes,
         "customTimeouts": r.custom_timeouts,
         "props": plain(redact(r.props)),
     }

@@ -59,6 +59,7 @@ def test_the_pack_has_every_invariant_and_blocks_on_each() -> None:
         "storage-encrypted-and-private",
         "launch-templates-require-imdsv2",
         "inference-services-have-an-api-key",
+        "vllm-routes-publish-only-guarded-paths",
     }
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES)
 
@@ -239,12 +240,30 @@ def test_vllm_without_an_api_key_is_caught(plan: Plan) -> None:
     assert "without an API key" in message
 
 
+def test_the_platform_passes_the_key_by_environment_only(plan: Plan) -> None:
+    for stack in ("dev", "prod"):
+        c = container(vllm(plan(stack)))
+        assert not any(a.startswith("--api-key") for a in c["args"])
+        (key,) = [e for e in c["env"] if e["name"] == "VLLM_API_KEY"]
+        assert "secretKeyRef" in key["valueFrom"]
+
+
 def test_a_literal_api_key_argument_is_caught(plan: Plan) -> None:
     records = plan("dev")
     c = container(vllm(records))
-    c["args"][c["args"].index("--api-key") + 1] = "sk-in-the-spec"
+    c["args"] += ["--api-key", "sk-in-the-spec"]
     (message,) = violations("inference-services-have-an-api-key", records)
-    assert "literal --api-key" in message
+    assert "literal key with --api-key" in message
+
+
+@pytest.mark.parametrize("flag", [["--api-key", "$(VLLM_API_KEY)"], ["--api-key=$(VLLM_API_KEY)"]])
+def test_the_key_flag_is_caught_even_when_it_names_the_variable(plan: Plan, flag: list[str]) -> None:
+    # The kubelet expands $(VLLM_API_KEY) into argv: /proc/<pid>/cmdline shows the key.
+    records = plan("dev")
+    c = container(vllm(records))
+    c["args"] += flag
+    (message,) = violations("inference-services-have-an-api-key", records)
+    assert "command line" in message and "literal" not in message
 
 
 def test_the_api_server_module_in_any_image_needs_a_key(plan: Plan) -> None:
@@ -264,3 +283,104 @@ def test_an_api_key_written_into_the_spec_is_caught(plan: Plan) -> None:
     c["env"] = [e for e in c["env"] if e["name"] != "VLLM_API_KEY"] + [{"name": "VLLM_API_KEY", "value": "k"}]
     (message,) = violations("inference-services-have-an-api-key", records)
     assert "literal" in message
+
+
+# --- public routes to vLLM --------------------------------------------------------------------------
+
+
+ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+
+
+def route(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return one(records, ROUTE)["props"]["spec"]
+
+
+def test_the_platforms_routes_match_only_guarded_prefixes(plan: Plan) -> None:
+    for stack in ("dev", "prod"):
+        routes = [r for r in plan(stack) if r["type"] == ROUTE]
+        assert routes
+        for r in routes:
+            for rule in r["props"]["spec"]["rules"]:
+                assert [m["path"] for m in rule["matches"]] == [
+                    {"type": "PathPrefix", "value": "/v1"},
+                    {"type": "PathPrefix", "value": "/v2"},
+                ]
+        assert violations("vllm-routes-publish-only-guarded-paths", plan(stack)) == []
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"path": {"type": "PathPrefix", "value": "/"}},
+        {"path": {"type": "PathPrefix", "value": "/invocations"}},
+        {"path": {"type": "Exact", "value": "/tokenize"}},
+        {"path": {"type": "PathPrefix", "value": "/metrics"}},
+        {"path": {"type": "RegularExpression", "value": "/v1/.*"}},
+        {"headers": [{"name": "x-team", "value": "a"}]},  # no path: every path
+    ],
+)
+def test_a_route_to_vllm_reaching_an_unguarded_path_is_caught(plan: Plan, match: dict[str, Any]) -> None:
+    records = plan("prod")
+    route(records)["rules"][0]["matches"].append(match)
+    (message,) = violations("vllm-routes-publish-only-guarded-paths", records)
+    assert "sends requests to vLLM" in message
+
+
+def test_a_route_to_vllm_without_matches_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    del route(records)["rules"][0]["matches"]
+    (message,) = violations("vllm-routes-publish-only-guarded-paths", records)
+    assert "PathPrefix /" in message
+
+
+def test_a_path_rewrite_on_a_route_to_vllm_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    route(records)["rules"][0]["filters"] = [
+        {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+        }
+    ]
+    (message,) = violations("vllm-routes-publish-only-guarded-paths", records)
+    assert "rewrites the path" in message
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"path": {"type": "PathPrefix", "value": "/v1/chat/completions"}},
+        {"path": {"type": "Exact", "value": "/v1/models"}},
+        {"path": {"type": "PathPrefix", "value": "/inference"}},
+        {"path": {"type": "PathPrefix", "value": "/cohere"}},
+    ],
+)
+def test_a_narrower_or_other_guarded_prefix_passes(plan: Plan, match: dict[str, Any]) -> None:
+    records = plan("prod")
+    route(records)["rules"][0]["matches"] = [match]
+    assert violations("vllm-routes-publish-only-guarded-paths", records) == []
+
+
+def test_a_route_to_something_other_than_vllm_may_match_any_path(plan: Plan) -> None:
+    records = plan("dev")
+    rule = route(records)["rules"][0]
+    rule["matches"] = [{"path": {"type": "PathPrefix", "value": "/"}}]
+    rule["backendRefs"] = [{"name": "web-ui", "port": 80}]
+    assert violations("vllm-routes-publish-only-guarded-paths", records) == []
+
+
+def test_a_route_on_an_internal_load_balancer_is_not_public(plan: Plan) -> None:
+    records = plan("dev")
+    route(records)["rules"][0]["matches"] = [{"path": {"type": "PathPrefix", "value": "/"}}]
+    assert len(violations("vllm-routes-publish-only-guarded-paths", records)) == 1
+    one(records, "kubernetes:gateway.k8s.aws/v1:LoadBalancerConfiguration")["props"]["spec"]["scheme"] = (
+        "internal"
+    )
+    assert violations("vllm-routes-publish-only-guarded-paths", records) == []
+
+
+def test_a_route_whose_backend_is_unknown_in_preview_is_left_for_the_update(plan: Plan) -> None:
+    records = plan("dev")
+    rule = route(records)["rules"][0]
+    rule["matches"] = [{"path": {"type": "PathPrefix", "value": "/"}}]
+    rule["backendRefs"][0]["name"] = UNKNOWN_STRING_VALUE
+    assert violations("vllm-routes-publish-only-guarded-paths", records) == []
