@@ -139,6 +139,16 @@ def objects(cluster: LocalCluster) -> set[str]:
     return {line for line in out.stdout.splitlines() if line}
 
 
+def left_behind(cluster: LocalCluster, before: set[str]) -> set[str]:
+    """Objects that were not there before the stack, but for the root CA ConfigMap that
+    Kubernetes itself puts in every namespace."""
+    return {
+        o
+        for o in objects(cluster) - before
+        if not (o.startswith("ConfigMap/") and o.endswith("/kube-root-ca.crt"))
+    }
+
+
 def wait_gone(
     cluster: LocalCluster, before: set[str], tick: Callable[[], None], timeout: float = 120
 ) -> None:
@@ -148,9 +158,6 @@ def wait_gone(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tick()
-        left = {
-            o for o in objects(cluster) - before if not o.startswith("ConfigMap/") or "kube-root-ca" not in o
-        }
-        if not left:
+        if not left_behind(cluster, before):
             return
         time.sleep(2)

@@ -245,7 +245,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
         destroy_ok = destroy_ok and unprotect_ok
         left_in_stack = [r["urn"] for r in pulumi.stack_resources(name) if r["type"] != "pulumi:pulumi:Stack"]
         checks.wait_gone(cluster, before, tick=StandInVolumes(cluster).reclaim_released)
-        left_in_cluster = sorted(checks.objects(cluster) - before - _kubernetes_owned(cluster))
+        left_in_cluster = sorted(checks.left_behind(cluster, before))
         result["destroy"] = {"ok": destroy_ok and not left_in_stack and not left_in_cluster,
                              "left": len(left_in_stack) + len(left_in_cluster),
                              "left_objects": left_in_stack + left_in_cluster}  # fmt: skip
@@ -306,17 +306,6 @@ def _policy_events(stream: str) -> tuple[bool, list[str]]:
                 f"{e.get('policyPackName')}/{e.get('policyName')} on {e.get('resourceUrn')}: {e.get('message')}"
             )
     return loaded, violations
-
-
-def _kubernetes_owned(cluster: LocalCluster) -> set[str]:
-    """Objects Kubernetes makes by itself for objects that outlive the stack (nodes'
-    leases, the root CA ConfigMap of every namespace): not the program's to delete."""
-    owned = set()
-    for line in checks.objects(cluster):
-        kind, _, name = line.split("/", 2)
-        if kind == "ConfigMap" and name == "kube-root-ca.crt":
-            owned.add(line)
-    return owned
 
 
 def main(argv: list[str] | None = None) -> int:

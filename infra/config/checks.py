@@ -330,6 +330,9 @@ def _canary(path: str, model: ModelConfig) -> Iterator[Problem]:
         )
 
 
+_HOST_PORT = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:\d{1,5}")
+
+
 def _alerting(cfg: StackConfig) -> Iterator[Problem]:
     if cfg.monitoring is None or cfg.monitoring.alerting is None:
         return
@@ -352,6 +355,21 @@ def _alerting(cfg: StackConfig) -> Iterator[Problem]:
             yield Problem(path, "set exactly one of slackWebhookUrl, webhookUrl or emailTo")
         elif kinds == ["email"] and (receiver.email_from is None or receiver.email_smarthost is None):
             yield Problem(path, "emailTo needs emailFrom and emailSmarthost (host:port)")
+        if receiver.slack_channel is not None and receiver.slack_webhook_url is None:
+            yield Problem(f"{path}.slackChannel", "applies only with slackWebhookUrl")
+        smarthost = receiver.email_smarthost
+        if smarthost is not None:
+            port = smarthost.rpartition(":")[2]
+            if not _HOST_PORT.fullmatch(smarthost) or not 1 <= int(port) <= 65535:
+                yield Problem(
+                    f"{path}.emailSmarthost",
+                    f"{smarthost!r} is not host:port, e.g. email-smtp.{cfg.aws.region}.amazonaws.com:587",
+                )
+        email_only = (receiver.email_username, receiver.email_password, receiver.email_from, smarthost)
+        if receiver.email_to is None and any(v is not None for v in email_only):
+            yield Problem(
+                path, "emailFrom, emailSmarthost, emailUsername and emailPassword apply only with emailTo"
+            )
 
 
 def _chart_sources(cfg: StackConfig) -> Iterator[Problem]:

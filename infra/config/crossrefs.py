@@ -64,7 +64,6 @@ def check_references(cfg: StackConfig) -> list[Problem]:
         *_tags(cfg),
         *_working_hours(cfg),
         *_lengths(cfg),
-        *_alerting(cfg),
         *_thresholds(cfg),
     ]
 
@@ -265,35 +264,6 @@ def _known() -> set[str]:
     from components.core.sizing import ARCHITECTURES
 
     return set(ARCHITECTURES)
-
-
-_HOST_PORT = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:\d{1,5}")
-
-
-def _alerting(cfg: StackConfig) -> Iterator[Problem]:
-    if cfg.monitoring is None or cfg.monitoring.alerting is None:
-        return
-    alerting = cfg.monitoring.alerting
-    for severity in ("critical", "warning", "info"):
-        receiver = getattr(alerting, severity)
-        if receiver is None:
-            continue
-        path = f"monitoring.alerting.{severity}"
-        if receiver.slack_channel is not None and receiver.slack_webhook_url is None:
-            yield Problem(f"{path}.slackChannel", "applies only with slackWebhookUrl")
-        smarthost = receiver.email_smarthost
-        if smarthost is not None:
-            port = smarthost.rpartition(":")[2]
-            if not _HOST_PORT.fullmatch(smarthost) or not 1 <= int(port) <= 65535:
-                yield Problem(
-                    f"{path}.emailSmarthost",
-                    f"{smarthost!r} is not host:port, e.g. email-smtp.{cfg.aws.region}.amazonaws.com:587",
-                )
-        email_only = (receiver.email_username, receiver.email_password, receiver.email_from, smarthost)
-        if receiver.email_to is None and any(v is not None for v in email_only):
-            yield Problem(
-                path, "emailFrom, emailSmarthost, emailUsername and emailPassword apply only with emailTo"
-            )
 
 
 def _thresholds(cfg: StackConfig) -> Iterator[Problem]:
