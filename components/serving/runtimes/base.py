@@ -1,0 +1,105 @@
+"""What a serving runtime must say about its pod, and what the track tells it.
+
+The track (components/serving/track.py) owns everything every runtime's pod has: placement,
+rollout, the hardened security context, resources, /dev/shm, the cache, /tmp and weights
+volumes, graceful shutdown. A runtime fills in only what differs: the server's container
+(args, env, ports, probes), any sidecar or extra volume it needs, and how its metrics read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.core.sizing import STARTUP_PROBE_PERIOD_SECONDS, PodResources
+from components.core.vllm import ServeSettings
+from components.serving.args import InferenceServiceArgs
+
+CACHE = "/cache"
+"""Where the writable cache volume is mounted; the root filesystem is read-only."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One Deployment of a model, as the runtime sees it."""
+
+    name: str
+    """Deployment (and Service) name: <model> or <model>-canary."""
+    track: str
+    """stable or canary."""
+    args: InferenceServiceArgs
+    serve: ServeSettings
+    image: str
+    model: pulumi.Input[str]
+    """The weights' path on the volume, or their s3:// URI."""
+    key_secret: k8s.core.v1.Secret
+    """Secret holding the API key clients send (key "key")."""
+    resources: PodResources
+    parent: pulumi.Resource
+
+
+@dataclass(frozen=True)
+class ServerContainer:
+    """The runtime's part of the serving container; the track adds image, resources,
+    security context, shutdown and the common mounts."""
+
+    name: str
+    args: pulumi.Input[list[str]]
+    ports: list[dict[str, Any]]
+    env: list[dict[str, Any]]
+    startup_probe: dict[str, Any]
+    readiness_probe: dict[str, Any]
+    liveness_probe: dict[str, Any]
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    """Mounts besides /dev/shm, the cache, /tmp and the weights."""
+
+
+@dataclass(frozen=True)
+class PodParts:
+    server: ServerContainer
+    sidecars: list[dict[str, Any]] = field(default_factory=list)
+    """Further containers, complete (the runtime hardens them as the track hardens the server)."""
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    """Volumes the runtime's mounts and sidecars use."""
+
+
+class Runtime(Protocol):
+    """A serving runtime: vLLM's OpenAI server, Triton with its vLLM backend, ..."""
+
+    name: str
+    """The value of models.<name>.runtime."""
+    default_image: str
+    service_port: int
+    """The port the Service, the ALB and the route send requests to (named "http" in the pod)."""
+    health_path: str
+    """A path on that port answering 200 without a key once the server serves (ALB health check)."""
+    public_path_prefixes: tuple[str, ...]
+    """The only path prefixes the route publishes: each must require the API key."""
+    metrics_port: str
+    """Name of the container port Prometheus scrapes."""
+    metrics_path: str
+    job: str
+    """The job label its PodMonitor gives the targets (alert rules and dashboards select on it)."""
+    checkov_skips: tuple[tuple[str, str], ...]
+    """checkov findings its pod accepts, with the reasons, besides the platform's."""
+
+    def pod(self, track: Track) -> PodParts: ...
+
+    def waiting_requests(self, namespace: str, served_model: str, deployment: str) -> str:
+        """PromQL: requests queued in all replicas of `deployment` (KEDA divides by replicas)."""
+        ...
+
+
+def startup_probe(path: str, startup_seconds: int) -> dict[str, Any]:
+    """Probes `path` on the http port until the model's worst load time has passed; liveness
+    and readiness start only after it, so nothing kills a pod still loading weights."""
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
+        "timeoutSeconds": 5,
+        "failureThreshold": math.ceil(startup_seconds / STARTUP_PROBE_PERIOD_SECONDS),
+    }
