@@ -175,7 +175,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         dev({"gpuPools.l4.maxsize": 2}),
-        "error: gpuPools.l4.maxsize: unknown key; known keys here: instanceTypes, capacityType, minSize, maxSize",
+        "error: gpuPools.l4.maxsize: unknown key; known keys here: kind, instanceTypes, capacityType, minSize, maxSize",
         id="typo-in-key",
     ),
     pytest.param(
@@ -289,7 +289,13 @@ BAD_WORKLOAD_CONFIGS = [
         id="quota-below-model-maximum",
     ),
     pytest.param(
-        prod({"models.llama-8b.maxReplicas": 9, "tenants.search.quota.gpus": 10}),
+        prod(
+            {
+                "models.llama-8b.maxReplicas": 9,
+                "tenants.search.quota.gpus": 10,
+                "tenants.search.quota.memory": "400Gi",
+            }
+        ),
         "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 12 GPUs its models may scale to",
         id="pool-below-model-demand",
     ),
@@ -346,8 +352,8 @@ BAD_WORKLOAD_CONFIGS = [
         id="replica-larger-than-node",
     ),
     pytest.param(
-        prod({"tenants.research.quota.gpus": 24}),
-        "error: tenants.research.quota.gpus: 24 GPUs, but the pools its models run on hold at most 16",
+        prod({"tenants.research.quota.gpus": 32}),
+        "error: tenants.research.quota.gpus: 32 GPUs, but the pools its models run on hold at most 24",
         id="quota-beyond-its-pools",
     ),
 ]
