@@ -103,6 +103,10 @@ class GpuNodePool(pulumi.ComponentResource):
     tolerations, the GPU count and memory, for workloads to consume. In Python,
     `gpu_placement` holds the same as a plain `Placement`, known at plan time,
     so workloads can be sized and checked against it before anything exists.
+
+    With `karpenter`, Karpenter launches the nodes for pending pods (a NodePool
+    capped at max_size nodes' GPUs, and an EC2NodeClass); without, an EKS managed
+    node group holds desired_size nodes. Workloads see the same placement.
     """
 
     node_group_name: pulumi.Output[str]
