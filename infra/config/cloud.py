@@ -9,6 +9,7 @@ from pydantic import Field
 
 from infra.config.base import (
     AccountId,
+    Cidr,
     ClusterName,
     LogRetentionDays,
     Model,
@@ -40,7 +41,7 @@ class ExistingVpc(Model):
 class NetworkConfig(Model):
     availability_zones: Annotated[list[str], Field(min_length=2, max_length=3)]
     """Availability zones to spread subnets and nodes over (2 or 3), e.g. [us-east-1a, us-east-1b]. GPU capacity differs per zone: list the zones your GPU instance types are offered in."""
-    vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")
     """CIDR of the new VPC, /16 to /20; each zone gets a private quarter of it for nodes and pods."""
     nat_gateways: Literal["single", "perZone"] = "single"
     """One NAT gateway shared by all zones (cheaper, one zone's outage cuts egress) or one per zone (prod)."""
@@ -51,7 +52,7 @@ class NetworkConfig(Model):
 
 
 class EndpointConfig(Model):
-    public_access_cidrs: list[IPv4Network] = []
+    public_access_cidrs: list[Cidr] = []
     """CIDRs allowed to reach the Kubernetes API over the internet (office, VPN, CI runners). Empty: the endpoint is private and reachable only from inside the VPC."""
 
 
