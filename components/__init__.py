@@ -8,6 +8,7 @@ from components.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.gpu_telemetry import GpuTelemetry, GpuTelemetryArgs
 from components.inference_service import InferenceService, InferenceServiceArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
+from components.karpenter import Karpenter, KarpenterArgs
 from components.keda import Keda, KedaArgs
 from components.logs import Logs, LogsArgs
 from components.model_store import ModelStore, ModelStoreArgs
@@ -30,6 +31,8 @@ __all__ = [
     "InferenceServiceArgs",
     "IngressGateway",
     "IngressGatewayArgs",
+    "Karpenter",
+    "KarpenterArgs",
     "Keda",
     "KedaArgs",
     "Logs",

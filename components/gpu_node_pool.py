@@ -1,12 +1,15 @@
-"""GpuNodePool: an EKS managed node group of GPU instances, and the placement its workloads use."""
+"""GpuNodePool: GPU nodes (a Karpenter NodePool and EC2NodeClass, or an EKS managed node
+group), and the placement its workloads use."""
 
 from collections.abc import Mapping, Sequence
 from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
-from components import _nodes
+from components import _k8s, _nodes
+from components.core import karpenter
 from components.core.placement import Placement, gpu_placement
 
 # AWS's EKS-optimised AL2023 AMI with the NVIDIA driver and container toolkit.
@@ -50,6 +53,23 @@ def placement_output(p: Placement) -> PlacementOutput:
     }
 
 
+class KarpenterPoolArgs(TypedDict, total=False):
+    """What a Karpenter pool takes from the Karpenter component and the network."""
+
+    release_name: Required[pulumi.Input[str]]
+    """Karpenter.release_name: the NodePool waits for the release that installs its CRDs."""
+    node_role_name: Required[pulumi.Input[str]]
+    """Karpenter.node_role_name: the role of the nodes it launches."""
+    node_role_arn: Required[pulumi.Input[str]]
+    """Karpenter.node_role_arn."""
+    availability_zones: Required[Sequence[str]]
+    """Zones the pool may launch nodes in."""
+    subnet_tags: Mapping[str, str]
+    """Select the subnets by these tags (the Network's private subnets carry the cluster's tag and kubernetes.io/role/internal-elb); default: by the ids in subnet_ids."""
+    security_group_tags: Required[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    """Select the node security groups by these tags, such as aws:eks:cluster-name, which EKS puts on the cluster security group."""
+
+
 class GpuNodePoolArgs(TypedDict, total=False):
     cluster_name: Required[pulumi.Input[str]]
     """The EKS cluster to join."""
@@ -71,6 +91,8 @@ class GpuNodePoolArgs(TypedDict, total=False):
     """Value of the pool label on the nodes (default: the component name); unique per cluster."""
     node_tags: pulumi.Input[Mapping[str, str]]
     """Tags for the instances, root volumes and network interfaces the node group launches, such as the stack's cost-allocation tags (the provider's default tags do not reach them)."""
+    karpenter: KarpenterPoolArgs
+    """Karpenter runs the pool (a NodePool and an EC2NodeClass, up to max_size nodes' GPUs; min_size and desired_size do not apply); absent: an EKS managed node group."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -81,10 +103,14 @@ class GpuNodePool(pulumi.ComponentResource):
     tolerations, the GPU count and memory, for workloads to consume. In Python,
     `gpu_placement` holds the same as a plain `Placement`, known at plan time,
     so workloads can be sized and checked against it before anything exists.
+
+    With `karpenter`, Karpenter launches the nodes for pending pods (a NodePool
+    capped at max_size nodes' GPUs, and an EC2NodeClass); without, an EKS managed
+    node group holds desired_size nodes. Workloads see the same placement.
     """
 
     node_group_name: pulumi.Output[str]
-    """The EKS managed node group."""
+    """The EKS managed node group, or the Karpenter NodePool."""
     node_role_arn: pulumi.Output[str]
     """IAM role of the nodes (only the managed policies nodes need)."""
     placement: pulumi.Output[PlacementOutput]
@@ -96,6 +122,74 @@ class GpuNodePool(pulumi.ComponentResource):
         if capacity_type not in CAPACITY_TYPES:
             raise ValueError(f"{name}: capacity_type must be one of {CAPACITY_TYPES}, not {capacity_type!r}")
         self.gpu_placement = gpu_placement(args.get("pool_label", name), list(args["instance_types"]))
+        if "karpenter" in args:
+            self.node_group_name, self.node_role_arn = self._karpenter(name, args, args["karpenter"])
+        else:
+            self.node_group_name, self.node_role_arn = self._managed(name, args)
+        self.placement = pulumi.Output.from_input(placement_output(self.gpu_placement))
+        self.register_outputs(
+            {
+                "node_group_name": self.node_group_name,
+                "node_role_arn": self.node_role_arn,
+                "placement": self.placement,
+            }
+        )
+
+    def _karpenter(
+        self, name: str, args: GpuNodePoolArgs, pool: KarpenterPoolArgs
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """A NodePool with the pool's shape and GPU limit, and its EC2NodeClass."""
+        place = self.gpu_placement
+        nodes = karpenter.node_pool(
+            name,
+            place,
+            args.get("capacity_type", "ON_DEMAND"),
+            args["max_size"] * place.gpus_per_node,
+            list(pool["availability_zones"]),
+        )
+        subnet_tags = pool.get("subnet_tags")
+        subnets: pulumi.Input[list[dict[str, object]]] = (
+            [{"tags": dict(subnet_tags)}]
+            if subnet_tags
+            else pulumi.Output.from_input(args["subnet_ids"]).apply(lambda ids: [{"id": i} for i in ids])
+        )
+        node_class = pulumi.Output.all(
+            pool["node_role_name"], subnets, pool["security_group_tags"], args.get("node_tags") or {}
+        ).apply(
+            lambda a: karpenter.node_class(
+                name,
+                str(a[0]),
+                list(a[1]),
+                [{"tags": dict(a[2])}],
+                args.get("root_volume_gib", 200),
+                ROOT_VOLUME_IOPS,
+                ROOT_VOLUME_MIBPS,
+                dict(a[3]),
+            )
+        )
+        installed = _k8s.installed_by(pool["release_name"])
+        ec2_node_class = k8s.apiextensions.CustomResource(
+            f"{name}-nodeclass",
+            api_version=karpenter.NODECLASS_API,
+            kind="EC2NodeClass",
+            metadata={"name": name, "annotations": installed},
+            spec=node_class.apply(lambda c: c["spec"]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        node_pool = k8s.apiextensions.CustomResource(
+            f"{name}-nodepool",
+            api_version=karpenter.NODEPOOL_API,
+            kind="NodePool",
+            metadata={"name": name, "annotations": installed},
+            spec=nodes["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ec2_node_class]),
+        )
+        return (
+            node_pool.metadata.apply(lambda m: str(m["name"])),
+            pulumi.Output.from_input(pool["node_role_arn"]).apply(str),
+        )
+
+    def _managed(self, name: str, args: GpuNodePoolArgs) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         role, role_policies = _nodes.node_role(name, self)
         template = _nodes.launch_template(
             name,
@@ -112,7 +206,7 @@ class GpuNodePool(pulumi.ComponentResource):
             node_role_arn=role.arn,
             subnet_ids=args["subnet_ids"],
             ami_type=GPU_AMI_TYPE,
-            capacity_type=capacity_type,
+            capacity_type=args.get("capacity_type", "ON_DEMAND"),
             instance_types=list(self.gpu_placement.instance_types),
             scaling_config={
                 "min_size": min_size,
@@ -135,13 +229,4 @@ class GpuNodePool(pulumi.ComponentResource):
                 custom_timeouts=GPU_NODE_TIMEOUTS,
             ),
         )
-        self.node_group_name = node_group.node_group_name
-        self.node_role_arn = role.arn
-        self.placement = pulumi.Output.from_input(placement_output(self.gpu_placement))
-        self.register_outputs(
-            {
-                "node_group_name": self.node_group_name,
-                "node_role_arn": self.node_role_arn,
-                "placement": self.placement,
-            }
-        )
+        return node_group.node_group_name, role.arn

@@ -28,6 +28,7 @@ from components import (
     GpuTelemetry,
     InferenceService,
     IngressGateway,
+    Karpenter,
     Keda,
     Logs,
     ModelStore,
@@ -42,6 +43,7 @@ PACKAGE = "llmplatform"
 COMPONENTS: list[type[pulumi.ComponentResource]] = [
     Network,
     Cluster,
+    Karpenter,
     GpuNodePool,
     GpuRuntime,
     ModelStore,

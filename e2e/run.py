@@ -23,6 +23,7 @@ from typing import Any
 from e2e import checks
 from e2e.cluster import LocalCluster
 from e2e.engine import Pulumi
+from e2e.karpenter import SimulatedKarpenter
 from e2e.sdks import check_sdks
 from e2e.stacks import DerivedStack, derive, node_objects
 
@@ -139,6 +140,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
 
     cluster = LocalCluster(workdir / f"cluster-{name}")
     cluster.start()
+    karpenter: SimulatedKarpenter | None = None
     try:
         report["cluster"]["kubernetes"] = json.loads(cluster.kubectl("version", "-o", "json").stdout)[
             "serverVersion"
@@ -149,6 +151,9 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
         nodes = node_objects(name, plan_dir)
         cluster.apply(nodes)
         before = checks.objects(cluster)
+        # Karpenter's part: nodes for the GPU pods the NodePools are for (see e2e/karpenter.py).
+        karpenter = SimulatedKarpenter(cluster, name).__enter__()
+        report["karpenter"] = "simulated"
 
         pulumi = Pulumi.offline(
             stack.project,
@@ -250,6 +255,9 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
                              "left": len(left_in_stack) + len(left_in_cluster),
                              "left_objects": left_in_stack + left_in_cluster}  # fmt: skip
     finally:
+        if karpenter is not None:
+            karpenter.__exit__()
+            result["karpenter"] = karpenter.report()
         cluster.stop()
 
 
@@ -327,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "stacks": {},
         "sdks": {},
         "policy_pack": {"preview_with_policy_pack": False, "violations": 0},
+        "karpenter": None,
     }
     failed = False
     gateway_crds = _gateway_api_crds(workdir)

@@ -101,56 +101,72 @@ def _reserved_millicores(vcpu: int) -> int:
     return reserved + left * 25 // 10  # the rest 0.25 %
 
 
+def node_object(
+    name: str,
+    instance_type: str,
+    labels: dict[str, str],
+    taints: list[dict[str, str]],
+    capacity_type: str = "ON_DEMAND",
+) -> dict[str, Any]:
+    """A kwok Node of `instance_type` (from the catalog): what it offers the scheduler once
+    the kubelet and the OS have taken their share, with the pool's labels and taints."""
+    instance = lookup(instance_type)
+    if instance is None:
+        raise ValueError(f"node {name}: {instance_type} is not in the GPU catalog")
+    max_pods = 110
+    memory_mib = instance.memory_gib * 1024 - (255 + 11 * max_pods) - 100
+    allocatable = {
+        "cpu": f"{instance.vcpu * 1000 - _reserved_millicores(instance.vcpu)}m",
+        "memory": f"{memory_mib}Mi",
+        "pods": str(max_pods),
+        "ephemeral-storage": "100Gi",
+    }
+    if instance.gpus:
+        allocatable["nvidia.com/gpu"] = str(instance.gpus)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                **labels,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": instance.name,
+                "eks.amazonaws.com/capacityType": capacity_type,
+                "type": "kwok",
+            },
+        },
+        "spec": {"taints": taints},
+        "status": {"allocatable": allocatable, "capacity": allocatable},
+    }
+
+
 def node_objects(stack: str, plan_dir: Path) -> list[dict[str, Any]]:
-    """kwok Nodes for every managed node group of the plan, at the size it starts with."""
+    """kwok Nodes for every managed node group of the plan, at the size it starts with.
+    Karpenter pools start with none: e2e/karpenter.py launches theirs for pending pods."""
     nodes: list[dict[str, Any]] = []
     for resource in json.loads((plan_dir / "resources.json").read_text()):
         if resource["type"] != "aws:eks/nodeGroup:NodeGroup":
             continue
         props = resource["props"]
-        instance = lookup(props["instanceTypes"][0])
-        if instance is None:
-            raise ValueError(
-                f"node group {resource['name']}: {props['instanceTypes'][0]} is not in the GPU catalog"
-            )
         scaling = props["scalingConfig"]
         count = scaling.get("desiredSize", scaling["minSize"])
-        max_pods = 110
-        memory_mib = instance.memory_gib * 1024 - (255 + 11 * max_pods) - 100
-        allocatable = {
-            "cpu": f"{instance.vcpu * 1000 - _reserved_millicores(instance.vcpu)}m",
-            "memory": f"{memory_mib}Mi",
-            "pods": str(max_pods),
-            "ephemeral-storage": "100Gi",
-        }
-        if instance.gpus:
-            allocatable["nvidia.com/gpu"] = str(instance.gpus)
         taints = [
             {"key": t["key"], "value": t.get("value", ""), "effect": _EFFECTS[t["effect"]]}
             for t in props.get("taints") or []
         ]
         for i in range(count):
-            name = f"{stack}-{resource['name']}-{i}".lower()
             nodes.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "metadata": {
-                        "name": name,
-                        "annotations": {"kwok.x-k8s.io/node": "fake"},
-                        "labels": {
-                            **(props.get("labels") or {}),
-                            "kubernetes.io/hostname": name,
-                            "kubernetes.io/os": "linux",
-                            "kubernetes.io/arch": "amd64",
-                            "node.kubernetes.io/instance-type": instance.name,
-                            "eks.amazonaws.com/capacityType": props.get("capacityType", "ON_DEMAND"),
-                            "type": "kwok",
-                        },
-                    },
-                    "spec": {"taints": taints},
-                    "status": {"allocatable": allocatable, "capacity": allocatable},
-                }
+                node_object(
+                    f"{stack}-{resource['name']}-{i}".lower(),
+                    props["instanceTypes"][0],
+                    dict(props.get("labels") or {}),
+                    taints,
+                    props.get("capacityType", "ON_DEMAND"),
+                )
             )
     return nodes
 

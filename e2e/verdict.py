@@ -18,6 +18,9 @@ def failures(report: dict[str, Any], stacks: tuple[str, ...] = ("dev", "prod")) 
             problems.append(f"engine.{key}: unknown")
     if not report.get("cluster", {}).get("kubernetes"):
         problems.append("cluster.kubernetes: unknown")
+    # Who launched the GPU nodes: Karpenter itself against kwok, or e2e/karpenter.py acting it out.
+    if report.get("karpenter") not in ("real", "simulated"):
+        problems.append(f"karpenter: {report.get('karpenter')!r}, not real or simulated")
     for name in stacks:
         s = report.get("stacks", {}).get(name)
         if s is None:
@@ -27,6 +30,8 @@ def failures(report: dict[str, Any], stacks: tuple[str, ...] = ("dev", "prod")) 
             problems.append(f"stacks.{name}: {s['error'].strip().splitlines()[-1]}")
         if not s.get("up", {}).get("ok"):
             problems.append(f"stacks.{name}.up: failed")
+        if s.get("karpenter", {}).get("refused"):
+            problems.append(f"stacks.{name}.karpenter.refused: {', '.join(s['karpenter']['refused'])}")
         pods = s.get("pods", {})
         if pods.get("pending"):
             problems.append(f"stacks.{name}.pods.pending: {', '.join(pods['pending'])}")

@@ -8,8 +8,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import Cluster, GpuNodePool, GpuRuntime, Network
-from components.versions import NVIDIA_DEVICE_PLUGIN
+from components import Cluster, GpuNodePool, GpuRuntime, Karpenter, Network
+from components.gpu_node_pool import GpuNodePoolArgs
+from components.versions import KARPENTER, NVIDIA_DEVICE_PLUGIN
 from infra.charts import chart_source
 from infra.config import NAMESPACE, StackConfig
 
@@ -25,6 +26,7 @@ class Cloud:
     network: Network
     cluster: Cluster
     pools: dict[str, GpuNodePool]
+    karpenter: Karpenter | None = None
 
     @property
     def on_aws(self) -> pulumi.ResourceOptions:
@@ -106,26 +108,52 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
         on_aws,
     )
 
-    pools = {
-        pool_name: GpuNodePool(
-            f"{name}-{pool_name}",
+    on_both = pulumi.ResourceOptions(providers=[aws_provider, cluster.provider])
+    karpenter = None
+    if any(pool.kind == "karpenter" for pool in cfg.gpu_pools.values()):
+        karpenter = Karpenter(
+            f"{name}-karpenter",
             {
                 "cluster_name": cluster.cluster_name,
-                "subnet_ids": network.private_subnet_ids,
-                "instance_types": pool.instance_types,
-                "capacity_type": CAPACITY_TYPES[pool.capacity_type],
-                "min_size": pool.min_size,
-                "max_size": pool.max_size,
-                "desired_size": pool.desired_size if pool.desired_size is not None else pool.min_size,
-                "root_volume_gib": pool.root_volume_gib,
-                "pool_label": pool_name,
-                "node_tags": tags,
+                "cluster_arn": cluster.cluster_arn,
+                "chart_source": chart_source(cfg, KARPENTER),
             },
-            on_aws,
+            on_both,
         )
-        for pool_name, pool in cfg.gpu_pools.items()
-    }
-    cloud = Cloud(name, aws_provider, network, cluster, pools)
+    pools = {}
+    for pool_name, pool in cfg.gpu_pools.items():
+        args: GpuNodePoolArgs = {
+            "cluster_name": cluster.cluster_name,
+            "subnet_ids": network.private_subnet_ids,
+            "instance_types": pool.instance_types,
+            "capacity_type": CAPACITY_TYPES[pool.capacity_type],
+            "min_size": pool.min_size,
+            "max_size": pool.max_size,
+            "desired_size": pool.desired_size if pool.desired_size is not None else pool.min_size,
+            "root_volume_gib": pool.root_volume_gib,
+            "pool_label": pool_name,
+            "node_tags": tags,
+        }
+        if pool.kind == "karpenter" and karpenter is not None:
+            args["karpenter"] = {
+                "release_name": karpenter.release_name,
+                "node_role_name": karpenter.node_role_name,
+                "node_role_arn": karpenter.node_role_arn,
+                "availability_zones": net.availability_zones,
+                # EKS tags the cluster security group with the cluster's name.
+                "security_group_tags": {"aws:eks:cluster-name": name},
+            }
+            if net.existing_vpc is None:
+                # What the Network puts on its private subnets (the public ones lack the role tag);
+                # adopted subnets are selected by id.
+                args["karpenter"]["subnet_tags"] = {
+                    f"kubernetes.io/cluster/{name}": "shared",
+                    "kubernetes.io/role/internal-elb": "1",
+                }
+        pools[pool_name] = GpuNodePool(
+            f"{name}-{pool_name}", args, on_both if "karpenter" in args else on_aws
+        )
+    cloud = Cloud(name, aws_provider, network, cluster, pools, karpenter)
     GpuRuntime(
         "gpu-runtime",
         {"namespace": "gpu-runtime", "chart_source": chart_source(cfg, NVIDIA_DEVICE_PLUGIN)},

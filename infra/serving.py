@@ -20,7 +20,7 @@ from components.versions import AWS_LOAD_BALANCER_CONTROLLER, KEDA, VLLM_IMAGE
 from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
-from infra.config.derived import resources_of, sizing_of
+from infra.config.derived import resources_of, sizing_of, surging_models
 from infra.config.workloads import AutoscalingConfig, ModelConfig
 from infra.observability import Observability
 from infra.workloads import Workloads
@@ -124,7 +124,7 @@ def _service_args(
         weights_ready=weights.ready,
         api_key=pulumi.Output.secret(model.api_key.get_secret_value()),
         aws_region=cfg.aws.region,
-        surge=cfg.gpu_pools[model.pool].surge_headroom,
+        surge=name in surging_models(cfg),  # from the GPUs free at both ends of scale
         autoscaling=_autoscaling(model, model.autoscaling),
         prometheus_url=observability.monitoring.prometheus_url,
         monitoring_release=observability.monitoring.release_name,

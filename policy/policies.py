@@ -51,6 +51,8 @@ BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServer
 BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 FILE_SYSTEM = "aws:efs/fileSystem:FileSystem"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+# Karpenter writes the launch templates of its nodes from this; the policy reads it instead.
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
 SERVICE = "kubernetes:core/v1:Service"
 GATEWAY_API = "kubernetes:gateway.networking.k8s.io/"
@@ -300,9 +302,13 @@ def _blocks_all(props: Mapping[str, Any]) -> bool:
 
 
 def validate_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != LAUNCH_TEMPLATE:
+    if args.resource_type == LAUNCH_TEMPLATE:
+        options = args.props.get("metadataOptions") or {}
+    elif args.resource_type == EC2_NODE_CLASS:
+        # Karpenter's own default is a hop limit of 1 too, but only what is written counts.
+        options = (args.props.get("spec") or {}).get("metadataOptions") or {}
+    else:
         return
-    options = args.props.get("metadataOptions") or {}
     if options.get("httpTokens") != "required":
         report_violation("metadataOptions.httpTokens must be required (IMDSv2 only)", None)
     if options.get("httpPutResponseHopLimit") not in (1, 1.0):
@@ -531,7 +537,7 @@ POLICIES = [
     ),
     _resource(
         "launch-templates-require-imdsv2",
-        "Launch templates require IMDSv2 tokens with a hop limit of 1.",
+        "Launch templates and Karpenter EC2NodeClasses require IMDSv2 tokens with a hop limit of 1.",
         validate_imdsv2,
     ),
     _resource(

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from components.core.capacity import ModelDemand, PoolSupply, TenantQuota, check_capacity
+from dataclasses import replace
+
+from components.core.capacity import (
+    ModelDemand,
+    PoolSupply,
+    TenantQuota,
+    check_capacity,
+    pool_ends,
+    rollout_surges,
+)
 from tests.iam_eval import allows
 
 POOLS = {"a100": PoolSupply("a100", gpus_per_node=8, max_nodes=2), "l4": PoolSupply("l4", 1, 4)}
@@ -164,4 +173,113 @@ def test_the_start_size_key_is_named_as_configured() -> None:
     [problem] = at_minimum([llama(pool="l4", gpus_per_replica=1, min_replicas=2)], pool)
     assert (
         problem.startswith("gpuPools.l4.desiredSize: 1 nodes x 1 GPU") and "set desiredSize to 2" in problem
+    )
+
+
+# --- Karpenter pools: both ends of scale ----------------------------------------------------
+
+
+def karpenter_pool(name: str, gpus_per_node: int, max_nodes: int) -> PoolSupply:
+    return PoolSupply(name, gpus_per_node, max_nodes, start_nodes=0, autoscaled=True)
+
+
+def test_a_karpenter_pool_runs_its_minimum_on_nodes_it_launches_up_to_its_maximum() -> None:
+    # prod's l40s: what a managed group of 2 could not run, Karpenter launches (5 of 7 nodes)
+    l40s = karpenter_pool("l40s", 1, 7)
+    stable = llama(
+        name="llama-8b", pool="l40s", gpus_per_replica=1, min_replicas=2, max_replicas=4, surge=True
+    )
+    canary = llama(
+        name="llama-8b-canary", pool="l40s", gpus_per_replica=1, min_replicas=1, max_replicas=1, surge=True
+    )
+    quotas = {"team-a": TenantQuota(7, 10**6, 10**9)}
+    assert check_capacity([stable, canary], quotas, {"l40s": l40s}) == []
+
+
+def test_a_karpenter_pool_whose_maximum_cannot_hold_the_minimum_is_refused_with_its_numbers() -> None:
+    stable = llama(
+        name="llama-8b", pool="l40s", gpus_per_replica=1, min_replicas=3, max_replicas=3, surge=True
+    )
+    assert messages_on([stable], karpenter_pool("l40s", 1, 4)) == []  # 3 + 1 surge on 4 nodes
+    tight = karpenter_pool("l40s", 1, 3)
+    found = [
+        f"{p.path}: {p.message}"
+        for p in check_capacity([stable], {"team-a": TenantQuota(100, 10**6, 10**9)}, {"l40s": tight})
+    ]
+    assert (
+        "gpuPools.l40s.maxSize: 3 nodes x 1 GPU cannot run what its models keep at minimum scale: "
+        "llama-8b (3 x 1 + 1 surge), 4 GPUs on 4 nodes; Karpenter launches at most maxSize nodes, so raise "
+        "maxSize to 4 or lower the models' minReplicas"
+    ) in found
+
+
+def test_the_maximum_counts_whole_replicas_per_node_not_only_gpus() -> None:
+    # three 6-GPU replicas are 18 of 24 GPUs, but each needs a node of its own: 3 nodes, not 2.25
+    pool = karpenter_pool("a100", 8, 2)
+    found = messages_on([llama(gpus_per_replica=6, min_replicas=0, max_replicas=2)], pool)
+    assert found == []
+    found = messages_on(
+        [llama(gpus_per_replica=6, min_replicas=0, max_replicas=3)], karpenter_pool("a100", 8, 3)
+    )
+    assert found == []
+    [problem] = messages_on(
+        [llama(gpus_per_replica=5, min_replicas=0, max_replicas=3)], PoolSupply("a100", 8, 2, autoscaled=True)
+    )
+    assert problem.startswith("gpuPools.a100.maxSize: 2 nodes x 8 GPUs = 16 GPUs cannot hold the 15 GPUs")
+    assert "(whole replicas per node: 3 nodes)" in problem
+
+
+def messages_on(models: list[ModelDemand], pool: PoolSupply) -> list[str]:
+    quotas = {m.tenant: TenantQuota(10**3, 10**6, 10**9) for m in models}
+    return [
+        f"{p.path}: {p.message}"
+        for p in check_capacity(models, quotas, {pool.name: pool})
+        if p.path.startswith("gpuPools.")
+    ]
+
+
+def test_llama_70b_surges_on_the_free_half_of_its_node() -> None:
+    # the issue: one 4-GPU replica on an 8-GPU node has 4 free, so a rollout starts the new
+    # replica beside it instead of stopping the only one
+    h100 = karpenter_pool("h100", 8, 3)
+    seventy = llama(
+        name="llama-70b", tenant="research", pool="h100", gpus_per_replica=4, min_replicas=1, max_replicas=4
+    )
+    quotas = {"research": TenantQuota(20, 10**6, 10**9)}
+    assert rollout_surges([seventy], quotas, {"h100": h100}) == {"llama-70b"}
+    ends = pool_ends(h100, [replace(seventy, surge=True)])
+    assert (ends.min_gpus, ends.min_nodes, ends.max_gpus, ends.max_nodes) == (8, 1, 20, 3)
+
+
+def test_no_surge_where_the_extra_pod_finds_no_gpu_at_maximum_scale() -> None:
+    seventy = llama(
+        name="llama-70b", tenant="research", pool="h100", gpus_per_replica=4, min_replicas=1, max_replicas=4
+    )
+    # 4 x 4 GPUs fill 2 nodes: a fifth pod at full scale would wait for a GPU that cannot exist
+    two_nodes = {"h100": karpenter_pool("h100", 8, 2)}
+    assert rollout_surges([seventy], {"research": TenantQuota(20, 10**6, 10**9)}, two_nodes) == set()
+    # room in the pool, none in the quota: the surge pod would be refused by the ResourceQuota
+    three_nodes = {"h100": karpenter_pool("h100", 8, 3)}
+    assert rollout_surges([seventy], {"research": TenantQuota(16, 10**6, 10**9)}, three_nodes) == set()
+
+
+def test_a_managed_pool_surges_only_into_the_nodes_it_starts_with() -> None:
+    one = llama(name="a", gpus_per_replica=4, min_replicas=1, max_replicas=1)
+    quotas = {"team-a": TenantQuota(100, 10**6, 10**9)}
+    assert rollout_surges([one], quotas, {"a100": PoolSupply("a100", 8, 2, start_nodes=1)}) == {"a"}
+    full = llama(name="a", gpus_per_replica=8, min_replicas=1, max_replicas=1)
+    assert rollout_surges([full], quotas, {"a100": PoolSupply("a100", 8, 2, start_nodes=1)}) == set()
+    assert rollout_surges([full], quotas, {"a100": karpenter_pool("a100", 8, 2)}) == {"a"}
+
+
+def test_surges_are_shared_out_largest_replica_first_whatever_the_config_order() -> None:
+    # one free 8-GPU node at full scale: the 8-GPU model's surge takes it, the 1-GPU one waits
+    big = llama(name="z-big", gpus_per_replica=8, min_replicas=1, max_replicas=1)
+    small = llama(name="a-small", gpus_per_replica=1, min_replicas=1, max_replicas=8)
+    quotas = {"team-a": TenantQuota(100, 10**6, 10**9)}
+    pools = {"a100": karpenter_pool("a100", 8, 3)}
+    assert (
+        rollout_surges([small, big], quotas, pools)
+        == rollout_surges([big, small], quotas, pools)
+        == {"z-big"}
     )

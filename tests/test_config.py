@@ -88,6 +88,23 @@ BAD_CONFIGS = [
         id="min-above-max",
     ),
     pytest.param(
+        dev({"gpuPools.l4.minSize": 1}),
+        "error: gpuPools.l4.minSize: 1: a Karpenter pool has no minimum, it launches nodes for the models' "
+        "pending replicas; keep GPUs warm with the models' minReplicas, or set kind: managed",
+        id="karpenter-pool-with-a-minimum",
+    ),
+    pytest.param(
+        dev({"gpuPools.l4.desiredSize": 1}),
+        "error: gpuPools.l4.desiredSize: applies only to kind: managed",
+        id="karpenter-pool-with-a-desired-size",
+    ),
+    pytest.param(
+        prod({"gpuPools.l40s.maxSize": 4}),
+        "error: gpuPools.l40s.maxSize: 4 nodes x 1 GPU = 4 GPUs cannot hold the 5 GPUs its models may scale to: "
+        "llama-8b (max 4 replicas x 1 GPU) of search, llama-8b-canary (max 1 replica x 1 GPU) of search",
+        id="karpenter-pool-below-its-maximum",
+    ),
+    pytest.param(
         dev({"gpuPools.l4.desiredSize": 5}),
         "error: gpuPools.l4.desiredSize: 5 is outside minSize..maxSize (0..3)",
         id="desired-outside-range",
@@ -175,7 +192,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         dev({"gpuPools.l4.maxsize": 2}),
-        "error: gpuPools.l4.maxsize: unknown key; known keys here: instanceTypes, capacityType, minSize, maxSize",
+        "error: gpuPools.l4.maxsize: unknown key; known keys here: kind, instanceTypes, capacityType, minSize, maxSize",
         id="typo-in-key",
     ),
     pytest.param(
@@ -289,8 +306,14 @@ BAD_WORKLOAD_CONFIGS = [
         id="quota-below-model-maximum",
     ),
     pytest.param(
-        prod({"models.llama-8b.maxReplicas": 9, "tenants.search.quota.gpus": 10}),
-        "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 12 GPUs its models may scale to",
+        prod(
+            {
+                "models.llama-8b.maxReplicas": 9,
+                "tenants.search.quota.gpus": 10,
+                "tenants.search.quota.memory": "400Gi",
+            }
+        ),
+        "error: gpuPools.l40s.maxSize: 7 nodes x 1 GPU = 7 GPUs cannot hold the 10 GPUs its models may scale to",
         id="pool-below-model-demand",
     ),
     pytest.param(
@@ -346,8 +369,8 @@ BAD_WORKLOAD_CONFIGS = [
         id="replica-larger-than-node",
     ),
     pytest.param(
-        prod({"tenants.research.quota.gpus": 24}),
-        "error: tenants.research.quota.gpus: 24 GPUs, but the pools its models run on hold at most 16",
+        prod({"tenants.research.quota.gpus": 32}),
+        "error: tenants.research.quota.gpus: 32 GPUs, but the pools its models run on hold at most 24",
         id="quota-beyond-its-pools",
     ),
 ]
@@ -465,3 +488,12 @@ def test_a_plain_text_api_key_is_refused() -> None:
     found = problems(prod(), secret_sections=frozenset({"storage", "monitoring"}))
     assert "error: models.llama-8b.apiKey: is stored in plain text; set it with " in found[0]
     assert len(found) == 2  # both models
+
+
+def test_a_managed_pool_keeps_its_node_floor() -> None:
+    # kind: managed is an EKS managed node group: minSize and desiredSize are its own
+    cfg = load_stack_config(
+        dev({"gpuPools.l4.kind": "managed", "gpuPools.l4.minSize": 1, "gpuPools.l4.desiredSize": 1}),
+        SECRET_SECTIONS,
+    )
+    assert (cfg.gpu_pools["l4"].kind, cfg.gpu_pools["l4"].min_size) == ("managed", 1)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.versions import KUBERNETES_VERSION
+from e2e.karpenter import SimulatedKarpenter
 from e2e.stacks import derive, node_objects
 from e2e.verdict import failures
 
@@ -90,38 +91,85 @@ def _node_groups(plan: Path) -> list[dict[str, Any]]:
     return [r["props"] for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"]
 
 
-def test_simulated_nodes_match_the_pools_at_their_starting_size(
+def test_simulated_nodes_are_the_managed_node_groups_at_their_starting_size(
     prod_nodes: list[dict[str, Any]], planned: Callable[[str], Path]
 ) -> None:
     groups = _node_groups(planned("prod"))
-    assert len(prod_nodes) == sum(g["scalingConfig"]["desiredSize"] for g in groups)
-    for group in groups:
-        mine = [
-            n
-            for n in prod_nodes
-            if n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == group["instanceTypes"][0]
-        ]
-        assert len(mine) == group["scalingConfig"]["desiredSize"]
-        for node in mine:
-            for key, value in group["labels"].items():
-                assert node["metadata"]["labels"][key] == value
-            assert [(t["key"], t["effect"]) for t in node["spec"]["taints"]] == [
-                (t["key"], {"NO_SCHEDULE": "NoSchedule"}[t["effect"]]) for t in group.get("taints") or []
-            ]
+    assert groups and len(prod_nodes) == sum(g["scalingConfig"]["desiredSize"] for g in groups)
+    for node in prod_nodes:
+        assert "nvidia.com/gpu" not in node["status"]["allocatable"]  # GPU nodes come from Karpenter
+        assert not node["spec"]["taints"]
 
 
-def test_a_gpu_node_offers_its_gpus_and_less_than_its_raw_memory(prod_nodes: list[dict[str, Any]]) -> None:
-    p5 = next(
-        n for n in prod_nodes if n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "p5.48xlarge"
+def _nodepool(plan: Path, pool: str) -> dict[str, Any]:
+    resources = json.loads((plan / "resources.json").read_text())
+    return next(
+        r["props"]
+        for r in resources
+        if r["type"] == "kubernetes:karpenter.sh/v1:NodePool"
+        and r["props"]["spec"]["template"]["metadata"]["labels"]["llm-platform.io/pool"] == pool
     )
-    allocatable = p5["status"]["allocatable"]
-    assert allocatable["nvidia.com/gpu"] == "8"
-    # 2048 GiB of RAM less what the kubelet and the OS keep
-    assert 2048 * 1024 - 2000 < int(allocatable["memory"].removesuffix("Mi")) < 2048 * 1024
-    assert int(allocatable["cpu"].removesuffix("m")) < 192 * 1000
-    system = next(n for n in prod_nodes if n["metadata"]["labels"]["llm-platform.io/pool"] == "system")
-    assert "nvidia.com/gpu" not in system["status"]["allocatable"]
-    assert not system["spec"]["taints"]
+
+
+class FakeCluster:
+    """What SimulatedKarpenter reads and writes, in memory."""
+
+    def __init__(self, pools: list[dict[str, Any]], pods: list[dict[str, Any]]) -> None:
+        self.pools, self.pods, self.nodes = pools, pods, []  # type: list[dict[str, Any]]
+        self.deleted: list[str] = []
+
+    def get(self, kind: str, *args: str) -> dict[str, Any]:
+        items = {"nodepools.karpenter.sh": self.pools, "nodes": self.nodes, "pods": self.pods}[kind]
+        return {"items": items}
+
+    def apply(self, objects: list[dict[str, Any]]) -> None:
+        self.nodes += objects
+
+    def kubectl(self, *args: str, check: bool = True) -> None:
+        if args[:2] == ("delete", "node"):
+            self.deleted.append(args[2])
+            self.nodes = [n for n in self.nodes if n["metadata"]["name"] != args[2]]
+
+
+def _pending(name: str, gpus: int, pool: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "research"},
+        "spec": {
+            "nodeSelector": {"llm-platform.io/pool": pool},
+            "tolerations": [
+                {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+            ],
+            "containers": [{"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}],
+        },
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
+        },
+    }
+
+
+def test_simulated_karpenter_launches_pool_shaped_nodes_within_the_gpu_limit(
+    planned: Callable[[str], Path],
+) -> None:
+    h100 = {"metadata": {"name": "llm-platform-prod-h100"}, **_nodepool(planned("prod"), "h100")}
+    # 5 replicas of 4 GPUs fit 3 nodes of 8: the pool's limit is 24 GPUs
+    cluster = FakeCluster([h100], [_pending(f"llama-70b-{i}", 4, "h100") for i in range(5)])
+    karpenter = SimulatedKarpenter(cluster, "prod")  # type: ignore[arg-type]
+    karpenter.tick()
+    assert len(cluster.nodes) == 3 and not karpenter.refused
+    p5 = cluster.nodes[0]
+    assert p5["status"]["allocatable"]["nvidia.com/gpu"] == "8"
+    assert 2048 * 1024 - 2000 < int(p5["status"]["allocatable"]["memory"].removesuffix("Mi")) < 2048 * 1024
+    assert p5["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "p5.48xlarge"
+    assert p5["metadata"]["labels"]["karpenter.sh/nodepool"] == "llm-platform-prod-h100"
+    assert p5["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    # a pod of another pool is not its business; one past the limit is refused, not launched
+    other = FakeCluster(
+        [h100], [_pending(f"x-{i}", 8, "h100") for i in range(4)] + [_pending("y", 1, "l40s")]
+    )
+    karpenter = SimulatedKarpenter(other, "prod")  # type: ignore[arg-type]
+    karpenter.tick()
+    assert len(other.nodes) == 3 and len(set(karpenter.refused)) == 4
 
 
 def test_derived_stack_keeps_no_secret_and_installs_every_chart_locally(tmp_path: Path) -> None:
@@ -157,6 +205,7 @@ GOOD: dict[str, Any] = {
     },
     "sdks": {"typescript": {"generated": True, "compiled": True}, "go": {"generated": True, "built": True}},
     "policy_pack": {"preview_with_policy_pack": True, "violations": 0},
+    "karpenter": "simulated",
 }
 
 
@@ -180,6 +229,12 @@ def test_verdict_passes_a_report_where_everything_holds() -> None:
         (("sdks", "go", "built"), False, "sdks.go.built: false"),
         (("policy_pack", "violations"), 1, "policy_pack.violations: 1"),
         (("engine", "pulumi"), None, "engine.pulumi: unknown"),
+        (("karpenter",), None, "karpenter: None, not real or simulated"),
+        (
+            ("stacks", "prod", "karpenter"),
+            {"refused": ["search/llama-8b-x"]},
+            "stacks.prod.karpenter.refused",
+        ),
     ],
 )
 def test_verdict_names_each_check_that_fails(path: tuple[str, ...], value: Any, expected: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,38 +45,56 @@ def test_kubernetes_objects_wait_for_cluster_access_and_dns(stack_graph: Graph) 
             assert stack_graph.depends_on(provider, association)
 
 
-def test_gpu_node_groups_wait_for_the_cni(stack_graph: Graph) -> None:
-    cni = next(a for a in stack_graph.of_type("eks/addon:Addon") if a.props["addonName"] == "vpc-cni")
-    gpu_groups = [
+def _node_pools(stack_graph: Graph) -> dict[str, dict[str, Any]]:
+    """Karpenter NodePools by the pool label their nodes carry."""
+    return {
+        props(p)["spec"]["template"]["metadata"]["labels"]["llm-platform.io/pool"]: props(p)
+        for p in stack_graph.of_type("karpenter.sh/v1:NodePool")
+    }
+
+
+def test_gpu_pools_are_karpenter_node_pools_that_wait_for_karpenter(stack_graph: Graph) -> None:
+    release = next(
+        r for r in stack_graph.of_type("helm.sh/v3:Release") if r.props["chart"].endswith("/karpenter")
+    )
+    pools = stack_graph.of_type("karpenter.sh/v1:NodePool")
+    classes = stack_graph.of_type("karpenter.k8s.aws/v1:EC2NodeClass")
+    assert pools and len(pools) == len(classes)
+    for resource in [*pools, *classes]:
+        assert stack_graph.depends_on(resource, release), resource.name
+    # no GPU managed node group: Karpenter launches them all
+    assert not [
         g for g in stack_graph.of_type("eks/nodeGroup:NodeGroup") if g.props["amiType"].endswith("NVIDIA")
     ]
-    assert gpu_groups
-    for group in gpu_groups:
-        assert stack_graph.depends_on(group, cni)
-        assert group.ignore_changes == ["scalingConfig.desiredSize"]
 
 
 def test_dev_is_small_spot_from_zero_and_prod_is_on_demand_and_protected(
     stack_name: str, stack_graph: Graph
 ) -> None:
-    groups = {
-        g.props["labels"].get("llm-platform.io/pool"): props(g)
-        for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")
-    }
+    pools = _node_pools(stack_graph)
+
+    def capacity(pool: str) -> list[str]:
+        reqs = pools[pool]["spec"]["template"]["spec"]["requirements"]
+        return next(r["values"] for r in reqs if r["key"] == "karpenter.sh/capacity-type")
+
+    def instance_types(pool: str) -> list[str]:
+        reqs = pools[pool]["spec"]["template"]["spec"]["requirements"]
+        return next(r["values"] for r in reqs if r["key"] == "node.kubernetes.io/instance-type")
+
     subnets = stack_graph.of_type("ec2/subnet:Subnet")
     nats = stack_graph.of_type("ec2/natGateway:NatGateway")
     endpoint = props(stack_graph.one("eks/cluster:Cluster"))["vpcConfig"]
     assert endpoint["endpointPrivateAccess"] is True
     assert endpoint["publicAccessCidrs"] and "0.0.0.0/0" not in endpoint["publicAccessCidrs"]
     if stack_name == "dev":
-        assert groups["l4"]["capacityType"] == "SPOT"
-        assert groups["l4"]["instanceTypes"] == ["g6.xlarge"]
-        assert groups["l4"]["scalingConfig"]["minSize"] == 0
+        assert capacity("l4") == ["spot"]
+        assert instance_types("l4") == ["g6.xlarge"]
+        # from zero: no node exists until a replica needs one; at most 3 nodes' GPUs
+        assert pools["l4"]["spec"]["limits"] == {"nvidia.com/gpu": "3"}
         assert (len(subnets), len(nats)) == (4, 1)
         assert not any(r.protect for r in stack_graph)
     else:
-        gpu = {k: v for k, v in groups.items() if k != "system"}
-        assert len(gpu) == 2 and all(g["capacityType"] == "ON_DEMAND" for g in gpu.values())
+        assert set(pools) == {"l40s", "h100"} and all(capacity(p) == ["on-demand"] for p in pools)
         assert (len(subnets), len(nats)) == (6, 3)
         protected = {r.type.split(":")[-1] for r in stack_graph if r.protect}
         # the data, and the entry point: the ALB's Gateway, its configuration and namespace
@@ -96,19 +115,17 @@ def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_
     assert outputs["cluster"]["name"] == f"llm-platform-{stack_name}"
     assert outputs["cluster"]["endpoint"].startswith("https://")
     assert outputs["kubeconfig"] == "[secret]"
-    labels = {g.name: props(g)["labels"] for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")}
+    pools = _node_pools(stack_graph)
     for name, pool in outputs["gpuPools"].items():
         assert pool["placement"]["tolerations"][0]["key"] == "nvidia.com/gpu"
-        assert (
-            pool["placement"]["nodeSelector"].items() <= labels[f"llm-platform-{stack_name}-{name}"].items()
-        )
+        labels = pools[name]["spec"]["template"]["metadata"]["labels"]
+        assert pool["placement"]["nodeSelector"].items() <= labels.items()
 
 
 def test_every_gpu_pod_selects_a_pool_and_tolerates_its_taint(stack_graph: Graph) -> None:
     pools = {
-        g.props["labels"]["llm-platform.io/pool"]: props(g)
-        for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")
-        if g.props["amiType"].endswith("NVIDIA")
+        name: p["spec"]["template"]["metadata"] | p["spec"]["template"]["spec"]
+        for name, p in _node_pools(stack_graph).items()
     }
     deployments = stack_graph.of_type("apps/v1:Deployment")
     assert deployments

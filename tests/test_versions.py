@@ -15,8 +15,26 @@ from tests.upstream import upstream_dir
 def test_chart_pins_match_the_upstream_chart_files(chart: versions.HelmChart) -> None:
     upstream = yaml.safe_load((upstream_dir() / "charts" / chart.name / "Chart.yaml").read_text())
     assert upstream["name"] == chart.name
-    assert str(upstream["version"]) == chart.version
-    assert chart.repository.startswith("https://")
+    # Karpenter's chart files at its v1.14.1 tag still say 1.13.0 (upstream MANIFEST item 5).
+    expected = versions.STALE_UPSTREAM_CHART_VERSIONS.get(chart.name, chart.version)
+    assert str(upstream["version"]) == expected
+    assert chart.repository.startswith(("https://", "oci://"))
+
+
+def test_karpenter_is_pinned_to_its_chart_release_not_to_the_stale_chart_files() -> None:
+    """The chart at the v1.14.1 tag names the 1.13.0 controller image; the platform sets the
+    1.14.1 image itself, and the values it installs say so."""
+    upstream = yaml.safe_load((upstream_dir() / "charts" / "karpenter" / "values.yaml").read_text())
+    assert upstream["controller"]["image"]["tag"] == "1.13.0"  # the stale default we override
+    assert versions.KARPENTER.version == versions.KARPENTER_IMAGE_TAG == "1.14.1"
+    assert versions.KARPENTER.repository == "oci://public.ecr.aws/karpenter"
+    assert set(versions.STALE_UPSTREAM_CHART_VERSIONS) == {"karpenter"}
+
+
+def test_karpenter_ami_alias_is_a_pinned_release() -> None:
+    from components.core.karpenter import AMI_ALIAS
+
+    assert re.fullmatch(r"al2023@v\d{8}", AMI_ALIAS), AMI_ALIAS
 
 
 def test_kube_proxy_matches_the_cluster_minor_version() -> None:

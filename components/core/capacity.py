@@ -65,6 +65,14 @@ class PoolSupply:
     managed node group has no autoscaler). None: not checked at minimum scale."""
     start_key: str = "minSize"
     """The config key that sets start_nodes (minSize or desiredSize), for the error."""
+    autoscaled: bool = False
+    """Karpenter launches nodes for pending pods, up to max_nodes; a managed node group
+    holds start_nodes whatever is pending."""
+
+    @property
+    def nodes_at_minimum(self) -> int | None:
+        """The most nodes the pool can have while its models are at minimum scale."""
+        return self.max_nodes if self.autoscaled else self.start_nodes
 
     @property
     def max_gpus(self) -> int:
@@ -123,13 +131,16 @@ def check_capacity(
         placed = [m for m in models if m.pool == pool.name]
         problems += _minimum_scale(pool, placed)
         need = sum(m.max_gpus for m in placed)
-        if need > pool.max_gpus:
+        fitting = [m for m in placed if m.gpus_per_replica <= pool.gpus_per_node]
+        nodes = nodes_needed(_pods_at_maximum(fitting), pool.gpus_per_node)
+        if need > pool.max_gpus or nodes > pool.max_nodes:
             listed = ", ".join(f"{m.explain()} of {m.tenant}" for m in placed)
+            packed = f" (whole replicas per node: {nodes} nodes)" if need <= pool.max_gpus else ""
             problems.append(
                 CapacityProblem(
                     f"gpuPools.{pool.name}.maxSize",
                     f"{pool.max_nodes} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)} = {pool.max_gpus} GPUs "
-                    f"cannot hold the {need} GPUs its models may scale to: {listed}",
+                    f"cannot hold the {need} GPUs its models may scale to{packed}: {listed}",
                 )
             )
     return problems
@@ -162,28 +173,115 @@ def nodes_needed(pods: list[int], gpus_per_node: int) -> int:
 
 
 def _minimum_scale(pool: PoolSupply, placed: list[ModelDemand]) -> list[CapacityProblem]:
-    """The nodes a pool starts with run every replica its models keep at minimum scale, and
-    the surge replica of each rollout: else a pod stays Pending from the first deploy, and
-    a rollout that must surge never finishes."""
+    """Every pod the models keep at minimum scale, and the surge pod of each rollout, fits
+    the nodes the pool may have then: else a pod stays Pending from the first deploy, and a
+    rollout that must surge never finishes. Karpenter may launch up to the pool's maximum;
+    nothing adds nodes to a managed node group."""
     pods = [g for g in _pods_at_minimum(placed) if g <= pool.gpus_per_node]
-    if pool.start_nodes is None or not pods:
+    supply = pool.nodes_at_minimum
+    if supply is None or not pods:
         return []
     need = nodes_needed(pods, pool.gpus_per_node)
-    if need <= pool.start_nodes:
+    if need <= supply:
         return []
     listed = ", ".join(
         f"{m.name} ({m.min_replicas} x {m.gpus_per_replica}{' + 1 surge' if m.surge else ''})"
         for m in placed
         if m.min_replicas
     )
+    prefix = (
+        f"{pool.max_nodes} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)}"
+        if pool.autoscaled
+        else f"{supply} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)}"
+    )
+    fix = (
+        f"Karpenter launches at most maxSize nodes, so raise maxSize to {need} or lower the models' minReplicas"
+        if pool.autoscaled
+        else f"nothing adds nodes to a managed node group, so set {pool.start_key} to {need} or lower the "
+        "models' minReplicas"
+    )
+    key = "maxSize" if pool.autoscaled else pool.start_key
     return [
         CapacityProblem(
-            f"gpuPools.{pool.name}.{pool.start_key}",
-            f"{pool.start_nodes} nodes x {pool.gpus_per_node} {_gpus(pool.gpus_per_node)} cannot run what its "
-            f"models keep at minimum scale: {listed}, {sum(pods)} GPUs on {need} nodes; nothing adds nodes "
-            f"to a managed node group, so set {pool.start_key} to {need} or lower the models' minReplicas",
+            f"gpuPools.{pool.name}.{key}",
+            f"{prefix} cannot run what its models keep at minimum scale: {listed}, {sum(pods)} GPUs on "
+            f"{need} nodes; {fix}",
         )
     ]
+
+
+@dataclass(frozen=True)
+class PoolEnds:
+    """A pool's GPU demand against its supply at both ends of scale."""
+
+    min_gpus: int
+    """GPUs of every pod at minimum scale, one surge pod per rollout that surges included."""
+    min_nodes: int
+    """Nodes those pods need (first fit, largest first)."""
+    min_supply_nodes: int | None
+    """Nodes the pool may have at minimum scale (None: not checked)."""
+    max_gpus: int
+    """GPUs the models may hold at maximum scale, surge included."""
+    max_nodes: int
+    """Nodes those pods need."""
+    max_supply_gpus: int
+    """The pool's limit: maxSize nodes of its GPUs."""
+
+
+def pool_ends(pool: PoolSupply, models: list[ModelDemand]) -> PoolEnds:
+    placed = [m for m in models if m.pool == pool.name and m.gpus_per_replica <= pool.gpus_per_node]
+    at_min = _pods_at_minimum(placed)
+    at_max = _pods_at_maximum(placed)
+    return PoolEnds(
+        sum(at_min),
+        nodes_needed(at_min, pool.gpus_per_node),
+        pool.nodes_at_minimum,
+        sum(at_max),
+        nodes_needed(at_max, pool.gpus_per_node),
+        pool.max_gpus,
+    )
+
+
+def _pods_at_maximum(models: list[ModelDemand]) -> list[int]:
+    pods: list[int] = []
+    for m in models:
+        pods += [m.gpus_per_replica] * (m.max_replicas + (1 if m.surge else 0))
+    return pods
+
+
+def rollout_surges(
+    models: list[ModelDemand], quotas: dict[str, TenantQuota], pools: dict[str, PoolSupply]
+) -> set[str]:
+    """The Deployments whose rollout may start a new replica before it stops an old one
+    (maxSurge 1): those whose extra pod finds free GPUs at both ends of scale. At minimum
+    scale it must fit the nodes the pool may have then; at maximum scale the pool's limit
+    (whole pods per node: a 4-GPU replica surges on an 8-GPU node that runs one) and the
+    tenant's GPU quota. Larger replicas choose first, then by name, so the answer does not
+    depend on the order of the config.
+
+    A Deployment left out replaces one replica at a time (maxSurge 0, maxUnavailable 1) and
+    never waits for a GPU that cannot exist."""
+    chosen: set[str] = set()
+    base = [ModelDemand(**{**m.__dict__, "surge": False}) for m in models]
+    used = {t: sum(m.max_gpus for m in base if m.tenant == t) for t in quotas}
+    for m in sorted(base, key=lambda m: (-m.gpus_per_replica, m.name)):
+        pool = pools.get(m.pool)
+        if pool is None or m.max_replicas == 0 or m.gpus_per_replica > pool.gpus_per_node:
+            continue
+        trial = [ModelDemand(**{**d.__dict__, "surge": d.name in chosen or d.name == m.name}) for d in base]
+        placed = [d for d in trial if d.pool == pool.name]
+        quota = quotas.get(m.tenant)
+        if quota is not None and used[m.tenant] + m.gpus_per_replica > quota.gpus:
+            continue
+        if nodes_needed(_pods_at_maximum(placed), pool.gpus_per_node) > pool.max_nodes:
+            continue
+        supply = pool.nodes_at_minimum
+        if supply is not None and nodes_needed(_pods_at_minimum(placed), pool.gpus_per_node) > supply:
+            continue
+        chosen.add(m.name)
+        if quota is not None:
+            used[m.tenant] += m.gpus_per_replica
+    return chosen
 
 
 def _gpus(n: int) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -23,6 +24,17 @@ class Model(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
     )
+
+
+def _cidr_text(value: Any) -> Any:
+    # IPv4Network takes integers too: YAML's `false` would become 0.0.0.0/32.
+    if not isinstance(value, (str, IPv4Network)):
+        raise ValueError(f"{value!r} is not a CIDR such as 203.0.113.0/24")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
+"""An IPv4 CIDR, written as text."""
 
 
 def matching(regex: str, what: str) -> AfterValidator:

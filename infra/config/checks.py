@@ -159,6 +159,19 @@ def _system_nodes(nodes: SystemNodesConfig) -> Iterator[Problem]:
 
 
 def _gpu_pool(path: str, pool: GpuPoolConfig) -> Iterator[Problem]:
+    if pool.kind == "karpenter" and pool.min_size <= pool.max_size:
+        # Karpenter follows the pods: a node floor would be a managed node group's job.
+        if pool.min_size:
+            yield Problem(
+                f"{path}.minSize",
+                f"{pool.min_size}: a Karpenter pool has no minimum, it launches nodes for the models' "
+                "pending replicas; keep GPUs warm with the models' minReplicas, or set kind: managed",
+            )
+        if pool.desired_size is not None:
+            yield Problem(
+                f"{path}.desiredSize",
+                "applies only to kind: managed; Karpenter starts nodes when the models' replicas need them",
+            )
     yield from _sizes(path, pool.min_size, pool.max_size, pool.desired_size)
     known = []
     for i, name in enumerate(pool.instance_types):

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from infra.config.base import (
     AccountId,
+    Cidr,
     ClusterName,
     LogRetentionDays,
     Model,
@@ -40,7 +41,7 @@ class ExistingVpc(Model):
 class NetworkConfig(Model):
     availability_zones: Annotated[list[str], Field(min_length=2, max_length=3)]
     """Availability zones to spread subnets and nodes over (2 or 3), e.g. [us-east-1a, us-east-1b]. GPU capacity differs per zone: list the zones your GPU instance types are offered in."""
-    vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    vpc_cidr: Cidr = IPv4Network("10.0.0.0/16")
     """CIDR of the new VPC, /16 to /20; each zone gets a private quarter of it for nodes and pods."""
     nat_gateways: Literal["single", "perZone"] = "single"
     """One NAT gateway shared by all zones (cheaper, one zone's outage cuts egress) or one per zone (prod)."""
@@ -51,7 +52,7 @@ class NetworkConfig(Model):
 
 
 class EndpointConfig(Model):
-    public_access_cidrs: list[IPv4Network] = []
+    public_access_cidrs: list[Cidr] = []
     """CIDRs allowed to reach the Kubernetes API over the internet (office, VPN, CI runners). Empty: the endpoint is private and reachable only from inside the VPC."""
 
 
@@ -82,17 +83,17 @@ class ClusterConfig(Model):
 
 
 class GpuPoolConfig(Model):
+    kind: Literal["karpenter", "managed"] = "karpenter"
+    """Who runs the pool's nodes. karpenter (the default): Karpenter launches nodes for pending GPU pods, up to maxSize, and removes empty ones, so an idle pool costs nothing. managed: an EKS managed node group that holds desiredSize nodes whatever is pending (nothing scales it)."""
     instance_types: Annotated[list[str], Field(min_length=1)]
     """GPU instance types of the pool; several types widen spot capacity but must carry the same GPU model and count."""
     capacity_type: Literal["onDemand", "spot"] = "onDemand"
-    """On-demand or spot capacity. Spot is cheaper and can be reclaimed with two minutes' notice."""
+    """On-demand or spot capacity. Spot is cheaper and can be reclaimed with two minutes' notice (Karpenter drains the node and launches a replacement when the warning arrives)."""
     min_size: Annotated[int, Field(ge=0)] = 0
-    """Fewest nodes; 0 lets an idle pool cost nothing."""
+    """kind managed only: fewest nodes; 0 lets an idle pool cost nothing. A Karpenter pool has no minimum: it follows the models' replicas."""
     max_size: Annotated[int, Field(ge=1)]
-    """Most nodes: the ceiling of the pool's GPUs and of its cost."""
+    """Most nodes: the ceiling of the pool's GPUs and of its cost (for Karpenter, the NodePool's nvidia.com/gpu limit is maxSize nodes' GPUs)."""
     desired_size: Annotated[int, Field(ge=0)] | None = None
-    """Nodes to start with (default: minSize); ignored after creation so an autoscaler can own it."""
-    surge_headroom: bool = False
-    """The pool keeps room for one extra replica per model, so a rollout starts the new replica before it stops an old one (maxSurge 1). Without it a rollout replaces one replica at a time (maxSurge 0, maxUnavailable 1) and never waits for a GPU that does not exist. Counted in the capacity checks."""
+    """kind managed only: nodes to start with (default: minSize); ignored after creation so an autoscaler can own it."""
     root_volume_gib: Annotated[int, Field(ge=100, le=16384, alias="rootVolumeGiB")] = 200
     """Root volume of each node, GiB (encrypted gp3). It holds the vLLM image (about 12 GB compressed, twice that unpacked, two versions during a rollout) and any weights cached on the node."""

@@ -6,8 +6,10 @@ number shown in summary.md is the number the program deploys.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from components.core import gpu_catalog
-from components.core.capacity import ModelDemand, PoolSupply, TenantQuota
+from components.core.capacity import ModelDemand, PoolSupply, TenantQuota, rollout_surges
 from components.core.placement import Placement, gpu_placement
 from components.core.quantity import cpu_millicores, memory_mib
 from components.core.sizing import (
@@ -108,7 +110,46 @@ def capacity_inputs(
     cfg: StackConfig,
 ) -> tuple[list[ModelDemand], dict[str, TenantQuota], dict[str, PoolSupply]]:
     """The stack's models (canaries included), tenant GPU quotas and pools, for the capacity
-    arithmetic. Models whose sizing fails are left out: their own error says why."""
+    arithmetic; each model surges in a rollout as `surging_models` says. Models whose sizing
+    fails are left out: their own error says why."""
+    models, quotas, pools = _capacity_inputs(cfg)
+    surging = _surging(cfg, models, quotas, pools)
+    owner = _track_owners(cfg)
+    return [replace(m, surge=owner[m.name] in surging) for m in models], quotas, pools
+
+
+def surging_models(cfg: StackConfig) -> set[str]:
+    """Models whose Deployments (stable and canary share the strategy) start a new replica
+    before stopping an old one: their extra pod finds free GPUs at both ends of scale."""
+    return _surging(cfg, *_capacity_inputs(cfg))
+
+
+def _surging(
+    cfg: StackConfig, models: list[ModelDemand], quotas: dict[str, TenantQuota], pools: dict[str, PoolSupply]
+) -> set[str]:
+    chosen = rollout_surges(models, quotas, pools)
+    owner = _track_owners(cfg)
+    sized = {owner[m.name] for m in models}
+    return {
+        name
+        for name in sized
+        if all(chosen_track in chosen for chosen_track, o in owner.items() if o == name)
+    }
+
+
+def _track_owners(cfg: StackConfig) -> dict[str, str]:
+    """Deployment (track) -> the model it belongs to."""
+    owners = {}
+    for name, m in cfg.models.items():
+        owners[name] = name
+        if m.canary is not None:
+            owners[f"{name}-canary"] = name
+    return owners
+
+
+def _capacity_inputs(
+    cfg: StackConfig,
+) -> tuple[list[ModelDemand], dict[str, TenantQuota], dict[str, PoolSupply]]:
     pools = {}
     for name, pool in cfg.gpu_pools.items():
         itype = gpu_catalog.CATALOG[pool.instance_types[0]]
@@ -117,7 +158,9 @@ def capacity_inputs(
             if pool.desired_size is not None
             else (pool.min_size, "minSize")
         )
-        pools[name] = PoolSupply(name, itype.gpus, pool.max_size, start, key)
+        pools[name] = PoolSupply(
+            name, itype.gpus, pool.max_size, start, key, autoscaled=pool.kind == "karpenter"
+        )
     models = []
     for name, m in cfg.models.items():
         try:
@@ -125,14 +168,13 @@ def capacity_inputs(
             pod = resources_of(cfg, name)
         except SizingError:
             continue
-        surge = cfg.gpu_pools[m.pool].surge_headroom
         tracks = [(name, m.min_replicas, m.max_replicas)]
         if m.canary is not None:
             tracks.append((f"{name}-canary", m.canary.min_replicas, m.canary.max_replicas))
         for track, low, high in tracks:
             models.append(
                 ModelDemand(
-                    track, m.tenant, m.pool, gpus, low, high, surge, pod.cpu_millicores, pod.memory_mib
+                    track, m.tenant, m.pool, gpus, low, high, False, pod.cpu_millicores, pod.memory_mib
                 )
             )
     quotas = {

@@ -35,7 +35,7 @@ class StackConfig(Model):
     default_chart_repository: ChartRepository | None = None
     """A mirror that every Helm chart without its own entry in chartSources is installed from (the same chart at its pinned version), e.g. an Artifactory virtual Helm repository or an OCI registry that proxies the public ones. Default: each chart's public repository."""
     chart_sources: dict[ChartName, ChartSourceConfig] = {}
-    """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy): a mirror (repository) or a local chart (path). The pinned version stays."""
+    """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy, karpenter): a mirror (repository) or a local chart (path). The pinned version stays."""
     gateway_api_crds: GatewayApiCrdsSource | None = None
     """Where the pinned Gateway API CRDs (standard-install.yaml of the release in components/versions.py) come from instead of their GitHub release: an https:// mirror or a local file (absolute or relative to the project directory). It must be that release's file. Default: the GitHub release."""
     protect: bool = False

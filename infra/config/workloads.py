@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
-from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
+from infra.config.base import Cidr, DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
 
 _CPU = r"\d+(\.\d+)?|\d+m"
 _MEMORY = r"\d+(Ki|Mi|Gi|Ti)"
@@ -227,7 +227,7 @@ class IngressConfig(Model):
     """Each model answers at https://<model>.<domain>; point a wildcard DNS record at the load balancer."""
     certificate_arn: Annotated[str, matching(_ACM, "an ACM certificate ARN"), pattern(_ACM)]
     """ACM certificate for *.<domain>, in the stack's region."""
-    allowed_cidrs: list[IPv4Network] = [IPv4Network("0.0.0.0/0")]
+    allowed_cidrs: list[Cidr] = [IPv4Network("0.0.0.0/0")]
     """Who may reach the load balancer."""
     rate_limit_per_five_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
     """Requests one client address may send in five minutes before AWS WAF blocks it."""

@@ -266,6 +266,19 @@ class PlatformMocks(mocks.Mocks):
                 {"name": physical, "arn": self._arn("logs", f"log-group:{physical}")},
             ),
             "aws:eks/cluster:Cluster": (physical, self._eks_cluster(physical, seed, inputs)),
+            # Karpenter's interruption queue and the EventBridge rules that feed it
+            "aws:sqs/queue:Queue": (
+                f"https://sqs.{self.region}.amazonaws.com/{self.account}/{physical}",
+                {
+                    "name": physical,
+                    "arn": self._arn("sqs", physical),
+                    "url": f"https://sqs.{self.region}.amazonaws.com/{self.account}/{physical}",
+                },
+            ),
+            "aws:cloudwatch/eventRule:EventRule": (
+                physical,
+                {"name": physical, "arn": self._arn("events", f"rule/{physical}")},
+            ),
             "aws:eks/nodeGroup:NodeGroup": (
                 f"{inputs.get('clusterName')}:{physical}",
                 {

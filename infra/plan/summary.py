@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from components.core.capacity import ModelDemand, PoolSupply, nodes_needed, pool_ends
 from components.core.costs import (
     EXCLUDED,
     HOURS_PER_MONTH,
@@ -26,27 +27,97 @@ from infra.plan.mocks import Registration
 
 
 def node_pools(cfg: StackConfig) -> list[NodePoolShape]:
+    """The system node group, and each GPU pool: a managed one at its starting size, a
+    Karpenter one at the nodes its models keep at minimum scale (none when all scale to zero)."""
     system = cfg.cluster.system_nodes
-    return [
+    models, _, supplies = capacity_inputs(cfg)
+    shapes = [
         NodePoolShape(
             "system",
             tuple(system.instance_types),
             system.min_size,
             system.max_size,
             root_volume=Volume(system.disk_size_gib),
-        ),
-        *(
+        )
+    ]
+    for name, p in cfg.gpu_pools.items():
+        if p.kind == "karpenter":
+            low = steady_nodes(supplies[name], models)
+        else:
+            low = p.desired_size if p.desired_size is not None else p.min_size
+        shapes.append(
             NodePoolShape(
                 name,
                 tuple(p.instance_types),
-                p.min_size,
+                low,
                 p.max_size,
                 p.capacity_type == "spot",
                 Volume(p.root_volume_gib, ROOT_VOLUME_IOPS, ROOT_VOLUME_MIBPS),
             )
-            for name, p in cfg.gpu_pools.items()
-        ),
+        )
+    return shapes
+
+
+def steady_nodes(pool: PoolSupply, models: list[ModelDemand], at_least: int = 0) -> int:
+    """Nodes Karpenter keeps for the pool's models at minimum scale outside a rollout (with
+    `at_least` replicas per model, as a working-hours schedule asks)."""
+    pods = [
+        m.gpus_per_replica
+        for m in models
+        if m.pool == pool.name and m.gpus_per_replica <= pool.gpus_per_node
+        for _ in range(max(m.min_replicas, at_least if m.max_replicas else 0))
     ]
+    return nodes_needed(pods, pool.gpus_per_node)
+
+
+def working_hours_per_week(cfg: StackConfig, pool: str) -> float | None:
+    """Hours a week the working-hours schedules of the pool's scaled-to-zero models keep a
+    replica up, from their cron fields `M H * * D-D` (None: none has a schedule, or one this
+    cannot read)."""
+    hours = None
+    for m in cfg.models.values():
+        wh = m.autoscaling.working_hours
+        if m.pool != pool or m.min_replicas or wh is None:
+            continue
+        start, end = wh.start.split(), wh.end.split()
+        try:
+            days = _days(start[4])
+            span = int(end[1]) + int(end[0]) / 60 - int(start[1]) - int(start[0]) / 60
+        except ValueError:
+            return None
+        if start[2:4] != ["*", "*"] or days != _days(end[4]) or span <= 0:
+            return None
+        hours = max(hours or 0.0, span * days)
+    return hours
+
+
+def _days(field: str) -> int:
+    if field == "*":
+        return 7
+    low, _, high = field.partition("-")
+    return int(high or low) - int(low) + 1
+
+
+def working_hours_line(cfg: StackConfig) -> list[CostLine]:
+    """Each Karpenter pool that scales to zero at night: what its working hours cost."""
+    models, _, supplies = capacity_inputs(cfg)
+    lines = []
+    for shape in node_pools(cfg)[1:]:
+        hours = working_hours_per_week(cfg, shape.name)
+        if cfg.gpu_pools[shape.name].kind != "karpenter" or hours is None:
+            continue
+        nodes = steady_nodes(supplies[shape.name], models, at_least=1)
+        share = hours * 52 / 12 / HOURS_PER_MONTH
+        hourly = nodes * (shape.node_hourly_usd + shape.root_volume.monthly_usd / HOURS_PER_MONTH) * share
+        lines.append(
+            CostLine(
+                f"{shape.name} in working hours ({nodes} node(s), {hours:g} h a week)",
+                hourly,
+                0.0,  # at maximum scale the pool's nodes run around the clock: counted above
+                "averaged over the month; 0 nodes outside working hours",
+            )
+        )
+    return lines
 
 
 def extras(cfg: StackConfig) -> Extras:
@@ -66,7 +137,7 @@ def extras(cfg: StackConfig) -> Extras:
 
 
 def stack_costs(cfg: StackConfig) -> list[CostLine]:
-    return cost_lines(node_pools(cfg), extras(cfg))
+    return cost_lines(node_pools(cfg), extras(cfg)) + working_hours_line(cfg)
 
 
 def nat_gateway_count(cfg: StackConfig) -> int:
@@ -133,15 +204,34 @@ def _tree(registrations: list[Registration]) -> list[str]:
 
 def _pool_table(cfg: StackConfig) -> list[str]:
     rows = [
-        "| pool | instance types | capacity | GPU | GPUs per node | GiB per GPU | nodes min..max | GPUs min..max |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pool | kind | instance types | capacity | GPU | GPUs per node | GiB per GPU | nodes min..max | GPUs min..max |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, pool in cfg.gpu_pools.items():
+    models, _, supplies = capacity_inputs(cfg)
+    for shape, (name, pool) in zip(node_pools(cfg)[1:], cfg.gpu_pools.items(), strict=True):
         p = gpu_placement(name, pool.instance_types)
         rows.append(
-            f"| {name} | {', '.join(pool.instance_types)} | {pool.capacity_type} | {p.gpu_model} "
-            f"| {p.gpus_per_node} | {p.gpu_memory_mib / 1024:.1f} | {pool.min_size}..{pool.max_size} "
-            f"| {pool.min_size * p.gpus_per_node}..{pool.max_size * p.gpus_per_node} |"
+            f"| {name} | {pool.kind} | {', '.join(pool.instance_types)} | {pool.capacity_type} | {p.gpu_model} "
+            f"| {p.gpus_per_node} | {p.gpu_memory_mib / 1024:.1f} | {shape.min_nodes}..{pool.max_size} "
+            f"| {shape.min_nodes * p.gpus_per_node}..{pool.max_size * p.gpus_per_node} |"
+        )
+    rows += [
+        "",
+        "Both ends of scale, checked at plan time: at minimum scale every pod the models keep, and one "
+        "surge pod per rollout that surges, fits the nodes the pool may have (Karpenter: up to maxSize; "
+        "managed: its starting size); at maximum scale every replica and surge pod fits the pool's limit "
+        "(whole replicas per node) and the tenants' quotas.",
+        "",
+        "| pool | GPU demand at minimum (rollout included) | nodes it needs | nodes the pool may have "
+        "| GPU demand at maximum | nodes it needs | pool limit (GPUs) | rollouts that surge |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, supply in supplies.items():
+        ends = pool_ends(supply, models)
+        surging = ", ".join(m.name for m in models if m.pool == name and m.surge) or "-"
+        rows.append(
+            f"| {name} | {ends.min_gpus} | {ends.min_nodes} | {ends.min_supply_nodes} | {ends.max_gpus} "
+            f"| {ends.max_nodes} | {ends.max_supply_gpus} ({supply.max_nodes} nodes) | {surging} |"
         )
     return rows
 

@@ -228,6 +228,15 @@ def test_a_launch_template_allowing_imdsv1_or_pods_is_caught(plan: Plan, key: st
     assert key in message
 
 
+@pytest.mark.parametrize(("key", "value"), [("httpTokens", "optional"), ("httpPutResponseHopLimit", 2)])
+def test_a_karpenter_node_class_allowing_imdsv1_or_pods_is_caught(plan: Plan, key: str, value: Any) -> None:
+    records = plan("prod")
+    node_class = next(r for r in records if r["type"] == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
+    node_class["props"]["spec"]["metadataOptions"][key] = value
+    (message,) = violations("launch-templates-require-imdsv2", records)
+    assert key in message
+
+
 # --- API keys ------------------------------------------------------------------------------------------
 
 
