@@ -23,10 +23,8 @@ from components.serving.args import (
 from components.serving.monitor import pod_monitor
 from components.serving.route import http_route
 from components.serving.runtimes import DEFAULT, RUNTIMES
-from components.serving.runtimes.base import Track
+from components.serving.runtimes.base import PRE_STOP_SECONDS, SHUTDOWN_TIMEOUT_SECONDS, Track
 from components.serving.track import (
-    PRE_STOP_SECONDS,
-    SHUTDOWN_TIMEOUT_SECONDS,
     TRACK,
     build_track,
     scaled_object_spec,
@@ -52,12 +50,13 @@ __all__ = [
 
 
 class InferenceService(pulumi.ComponentResource):
-    """vLLM's OpenAI server for model `name`, as a stable track and an optional canary.
+    """Model `name` served by a runtime (vLLM's OpenAI server by default, or Triton with its
+    vLLM backend), as a stable track and an optional canary.
 
     Each track is a Deployment (GPU placement, probes sized to the model's load
     time, read-only root with writable caches, memory-backed /dev/shm, graceful
     shutdown, a rollout that never waits for a GPU that does not exist), a
-    Service, a PodDisruptionBudget and a KEDA ScaledObject on vLLM's queue.
+    Service, a PodDisruptionBudget and a KEDA ScaledObject on the runtime's queue.
     An HTTPRoute sends `weight` percent to the canary. Pulumi never sets
     `spec.replicas`: the HPA that KEDA makes owns it.
     """
@@ -74,7 +73,7 @@ class InferenceService(pulumi.ComponentResource):
     ) -> None:
         super().__init__("llmplatform:index:InferenceService", name, None, opts)
         namespace = args["namespace"]
-        runtime = RUNTIMES[DEFAULT]
+        runtime = RUNTIMES[args.get("runtime", DEFAULT)]
         key_secret = k8s.core.v1.Secret(
             f"{name}-api-key",
             metadata=_k8s.meta(f"{name}-api-key", namespace, labels.standard(name, labels.INFERENCE)),

@@ -9,7 +9,7 @@ import yaml
 
 from components import _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import alerts, dashboards, labels
+from components.core import alerts, dashboards, labels, triton_alerts
 from components.core.placement import POOL_LABEL
 from components.versions import KUBE_PROMETHEUS_STACK
 
@@ -206,12 +206,13 @@ class Monitoring(pulumi.ComponentResource):
             timeout=900,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[admin, routing]),
         )
+        thresholds = alerts.Thresholds(**args.get("thresholds", {}))
         k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=_k8s.meta("llm-platform", ns, labels.PART_OF),
-            spec={"groups": alerts.rule_groups(alerts.Thresholds(**args.get("thresholds", {})))},
+            spec={"groups": [*alerts.rule_groups(thresholds), triton_alerts.rule_group(thresholds)]},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
         for file_name, dashboard in dashboards.dashboards().items():

@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components.core import labels
 from components.core.placement import GPU_RESOURCE
+from components.core.triton import METRICS_PORT as TRITON_METRICS_PORT
 from components.tenant_access import tenant_access
 from components.versions import KUBERNETES_VERSION
 
@@ -228,7 +229,8 @@ def network_policies(
                             }
                         }
                     ],
-                    "ports": [_tcp(labels.VLLM_PORT)],
+                    # Triton serves its metrics on a port of their own (vLLM on the API port).
+                    "ports": [_tcp(labels.VLLM_PORT), _tcp(TRITON_METRICS_PORT)],
                 },
             ],
         },

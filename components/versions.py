@@ -46,6 +46,17 @@ EFS_CSI_ADDON = EksAddon("v3.4.1-eksbuild.1")  # driver 3.4.1, as chart aws-efs-
 # Container images, by release tag (never latest).
 VLLM_VERSION = "v0.33.0"
 VLLM_IMAGE = f"vllm/vllm-openai:{VLLM_VERSION}"
+# Triton Inference Server with its vLLM backend (runtime: triton): the <yy.mm>-vllm-python-py3
+# image family, 26.07 = server v2.71.0. It bundles its own vLLM, 0.24.0 (NVIDIA build
+# 0.24.0+092c4842.nv26.7.57386851), older than VLLM_VERSION: the engine arguments Triton
+# models get are limited to those that release has (components/core/triton.py).
+TRITON_RELEASE = "26.07"
+TRITON_SERVER_VERSION = "2.71.0"
+TRITON_IMAGE = f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-vllm-python-py3"
+TRITON_BUNDLED_VLLM_VERSION = "0.24.0"
+# Triton has no API key: this proxy in each Triton pod asks for one (unprivileged nginx, as a
+# non-root user on a read-only root; mainline 1.29.5 of 2026-02).
+AUTH_PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.29.5-alpine"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.36.32"  # AWS CLI v2 release of 2026-08-26
 # The Hub download of a model sync job: a slim Python (about 50 MB, against the multi-GB CUDA
 # vLLM image) that installs the Hub client at pinned versions into an emptyDir when it starts.

@@ -16,7 +16,7 @@ from components.inference_service import (
     resources_args,
 )
 from components.ingress_gateway import IngressGatewayArgs
-from components.versions import AWS_LOAD_BALANCER_CONTROLLER, KEDA, VLLM_IMAGE
+from components.versions import AWS_LOAD_BALANCER_CONTROLLER, KEDA, TRITON_IMAGE, VLLM_IMAGE
 from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
@@ -119,7 +119,8 @@ def _service_args(
         model_uri=weights.model_uri,
         resources=resources_args(resources_of(cfg, name)),
         startup_seconds=startup_budget_seconds(sizing.weight_bytes, model.weights),
-        image=VLLM_IMAGE,
+        runtime=model.runtime,
+        image=VLLM_IMAGE if model.runtime == "vllm" else TRITON_IMAGE,
         service_account_name=weights.service_account_name,
         weights_ready=weights.ready,
         api_key=pulumi.Output.secret(model.api_key.get_secret_value()),

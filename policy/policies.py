@@ -499,6 +499,67 @@ def validate_vllm_routes_publish_guarded_paths(
             continue
 
 
+# --- Triton: on a GPU pool, and reachable only through an authenticating proxy ------------------
+
+TRITON_IMAGE = re.compile(r"(^|/)tritonserver[:@]")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _serves_triton(c: Mapping[str, Any]) -> bool:
+    words = [*_words(c, "command"), *_words(c, "args")]
+    if words:
+        return words[0].endswith("tritonserver")
+    image = c.get("image")
+    return isinstance(image, str) and bool(TRITON_IMAGE.search(image))
+
+
+def _flag(words: list[str], name: str) -> str | None:
+    """The value of `--name=value` or `--name value` (the last one wins, as in Triton), or None."""
+    value = None
+    for i, word in enumerate(words):
+        if word.startswith(f"{name}="):
+            value = word.split("=", 1)[1]
+        elif word == name and i + 1 < len(words):
+            value = words[i + 1]
+    return value
+
+
+def _triton_problems(c: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+    """Triton has no API key: its HTTP API must listen on loopback only, with gRPC, SageMaker
+    and Vertex AI (other listeners on the pod address) off, and another container of the pod
+    (the authenticating proxy InferenceService puts there) must be the one that takes requests."""
+    words = [*_words(c, "command"), *_words(c, "args")]
+    problems = []
+    if not requests_gpus(spec):
+        problems.append(f"requests no {GPU_RESOURCE}: a Triton server runs on a GPU pool, under a GPU quota")
+    if (_flag(words, "--http-address") or "0.0.0.0") not in LOOPBACK:
+        problems.append(
+            "listens for HTTP beyond loopback (--http-address); anyone reaching the pod skips authentication"
+        )
+    if (_flag(words, "--allow-grpc") or "true").lower() not in ("false", "0", "off"):
+        problems.append("serves gRPC (set --allow-grpc=false); Triton asks no key on it")
+    for listener in ("--allow-sagemaker", "--allow-vertex-ai"):
+        if (_flag(words, listener) or "false").lower() in ("true", "1", "on"):
+            problems.append(f"serves an unauthenticated endpoint ({listener})")
+    name = c.get("name")
+    proxies = [o for o in containers(spec) if o.get("name") != name and o.get("ports")]
+    if not proxies:
+        problems.append("has no authenticating proxy beside it: no other container of the pod takes requests")
+    return problems
+
+
+def validate_triton_behind_authentication(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    for c in containers(spec):
+        if _serves_triton(c):
+            for problem in _triton_problems(c, spec):
+                report_violation(f"Triton container {c.get('name')} {problem}", None)
+
+
 def _resource(name: str, description: str, validate: Callable[..., None]) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=name,
@@ -550,5 +611,11 @@ POLICIES = [
         "A public HTTPRoute to vLLM matches only the path prefixes vLLM's API key guards "
         "(/v1, /v2, /inference, /cohere), and does not rewrite paths.",
         validate_vllm_routes_publish_guarded_paths,
+    ),
+    _resource(
+        "triton-behind-authentication",
+        "A Triton server requests GPUs (so it lands on a GPU pool under a GPU quota), listens on "
+        "loopback only with gRPC, SageMaker and Vertex AI off, and a proxy beside it takes the requests.",
+        validate_triton_behind_authentication,
     ),
 ]

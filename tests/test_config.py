@@ -83,8 +83,8 @@ BAD_CONFIGS = [
         id="mixed-gpu-counts",
     ),
     pytest.param(
-        dev({"gpuPools.l4.minSize": 4}),
-        "error: gpuPools.l4.minSize: 4 is above maxSize 3",
+        dev({"gpuPools.l4.minSize": 5}),
+        "error: gpuPools.l4.minSize: 5 is above maxSize 4",
         id="min-above-max",
     ),
     pytest.param(
@@ -106,7 +106,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         dev({"gpuPools.l4.desiredSize": 5}),
-        "error: gpuPools.l4.desiredSize: 5 is outside minSize..maxSize (0..3)",
+        "error: gpuPools.l4.desiredSize: 5 is outside minSize..maxSize (0..4)",
         id="desired-outside-range",
     ),
     pytest.param(

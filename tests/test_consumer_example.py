@@ -115,7 +115,8 @@ def test_custom_resources_match_the_pinned_crds(consumer: Graph) -> None:
 
 def test_a_pool_without_spare_gpus_fails_the_preview(dev_outputs: dict[str, Any]) -> None:
     full = json.loads(json.dumps(dev_outputs))
-    full["gpuPools"]["l4"]["gpusReserved"] = 3
+    l4 = full["gpuPools"]["l4"]
+    l4["gpusReserved"] = l4["maxNodes"] * l4["placement"]["gpusPerNode"]
     with pytest.raises(Exception, match=r"model.maxReplicas: 1 x 1 GPUs, but pool l4 has 0 to spare"):
         plan_consumer(full)
 

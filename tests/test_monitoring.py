@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import GpuNodePool, GpuTelemetry, Logs, Monitoring, versions
-from components.core import alerts
+from components.core import alerts, triton_alerts
 from components.monitoring import ALERTMANAGER_SECRET
 from infra.config.monitoring import AlertThresholds
 from tests.conftest import RunPulumi
@@ -100,7 +100,11 @@ def test_secrets_reach_grafana_and_alertmanager_without_helm_values(graph: Graph
 
 def test_rules_are_the_generated_ones_and_wait_for_the_crds(graph: Graph) -> None:
     rule = graph.one("monitoring.coreos.com/v1:PrometheusRule")
-    assert props(rule)["spec"]["groups"] == alerts.rule_groups(alerts.Thresholds(queue_depth=20))
+    thresholds = alerts.Thresholds(queue_depth=20)
+    assert props(rule)["spec"]["groups"] == [
+        *alerts.rule_groups(thresholds),
+        triton_alerts.rule_group(thresholds),
+    ]
     assert graph.depends_on(rule, release(graph, "kube-prometheus-stack"))
 
 

@@ -178,9 +178,17 @@ def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
         for d in stack_graph.of_type("apps/v1:Deployment")
     }
     if stack_name == "dev":
-        assert list(routes) == ["qwen-7b"]
-        scaled = props(stack_graph.one("keda.sh/v1alpha1:ScaledObject"))["spec"]
-        assert scaled["minReplicaCount"] == 0  # dev scales to zero outside working hours
+        # one model under vLLM, the same one under Triton (the second runtime, planned end to end)
+        assert sorted(routes) == ["qwen-7b", "qwen-7b-triton"]
+        scalers = [props(s)["spec"] for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject")]
+        assert [s["minReplicaCount"] for s in scalers] == [0, 0]  # dev scales to zero outside working hours
+        runtimes = {
+            props(d)["metadata"]["name"]: [
+                c["name"] for c in props(d)["spec"]["template"]["spec"]["containers"]
+            ]
+            for d in stack_graph.of_type("apps/v1:Deployment")
+        }
+        assert runtimes == {"qwen-7b": ["vllm"], "qwen-7b-triton": ["triton", "auth-proxy"]}
     else:
         assert set(routes) == {"llama-8b", "llama-70b"}
         assert pools == {"l40s", "h100"}
@@ -202,7 +210,7 @@ def test_monitors_wait_for_their_crds_and_serving_never_waits_for_monitoring(sta
         assert not stack_graph.depends_on(deployment, kps), deployment.name
 
 
-def test_every_serving_deployment_is_scraped_as_vllm(stack_graph: Graph) -> None:
+def test_every_serving_deployment_is_scraped_as_its_runtime(stack_graph: Graph) -> None:
     monitors = {
         props(m)["metadata"]["name"]: props(m)["spec"]
         for m in stack_graph.of_type("monitoring.coreos.com/v1:PodMonitor")
@@ -211,8 +219,13 @@ def test_every_serving_deployment_is_scraped_as_vllm(stack_graph: Graph) -> None
         pod_labels = props(deployment)["spec"]["template"]["metadata"]["labels"]
         monitor = monitors[pod_labels["app.kubernetes.io/name"]]
         assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
-        relabel = monitor["podMetricsEndpoints"][0]["relabelings"]
-        assert {"action": "replace", "targetLabel": "job", "replacement": "vllm"} in relabel
+        endpoint = monitor["podMetricsEndpoints"][0]
+        containers = {c["name"]: c for c in props(deployment)["spec"]["template"]["spec"]["containers"]}
+        job = "triton" if "triton" in containers else "vllm"
+        assert {"action": "replace", "targetLabel": "job", "replacement": job} in endpoint["relabelings"]
+        # the scraped port is the server's own: vLLM's API port, Triton's metrics port
+        ports = {p["name"]: p["containerPort"] for p in containers[job]["ports"]}
+        assert endpoint["port"] in ports
 
 
 def test_node_groups_tag_what_they_launch_with_the_providers_default_tags(stack_graph: Graph) -> None:

@@ -49,10 +49,16 @@ def test_addon_versions_are_exact_eks_builds() -> None:
 
 def test_container_images_are_pinned_to_exact_release_tags() -> None:
     images = {name: value for name, value in vars(versions).items() if name.endswith("_IMAGE")}
-    assert {"VLLM_IMAGE", "AWS_CLI_IMAGE", "HUB_SYNC_IMAGE"} <= set(images)
+    assert {"VLLM_IMAGE", "AWS_CLI_IMAGE", "HUB_SYNC_IMAGE", "TRITON_IMAGE", "AUTH_PROXY_IMAGE"} <= set(
+        images
+    )
     for name, image in images.items():
         _, _, tag = image.rpartition(":")
         assert tag and tag != "latest", name
+        if image.startswith("nvcr.io/nvidia/tritonserver:"):
+            # NGC names Triton releases yy.mm (26.07 = server 2.71.0); each is one fixed build
+            assert re.fullmatch(r"\d{2}\.\d{2}-vllm-python-py3", tag), (name, image)
+            continue
         # a patch release, not a moving minor tag such as python:3.12-slim
         assert re.match(r"v?\d+\.\d+\.\d+", tag), (name, image)
 

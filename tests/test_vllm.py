@@ -100,21 +100,31 @@ def _dcgm_fields(path: Path) -> dict[str, str]:
     return fields
 
 
-PINNED = [m for m in metrics.CONTRACT if m.source in ("vllm", "dcgm")]
+def _triton_metrics() -> dict[str, tuple[str, set[str]]]:
+    rows = [
+        r
+        for r in (upstream_dir() / "triton" / "metrics.tsv").read_text().splitlines()
+        if not r.startswith("#")
+    ]
+    table = csv.DictReader(rows, delimiter="\t")
+    return {r["name"]: (r["type"], set(filter(None, r["labels"].split(",")))) for r in table}
+
+
+PINNED = [m for m in metrics.CONTRACT if m.source in ("vllm", "dcgm", "triton")]
 
 
 def test_only_metrics_without_a_pinned_table_escape_the_check() -> None:
     # kube-state-metrics and Prometheus's `up` have no table under ../shared/upstream;
     # the alert rules' promtool tests exercise them instead.
-    assert {m.source for m in metrics.CONTRACT} - {"vllm", "dcgm"} == {"ksm", "prometheus"}
-    assert len(PINNED) >= 17
+    assert {m.source for m in metrics.CONTRACT} - {"vllm", "dcgm", "triton"} == {"ksm", "prometheus"}
+    assert len(PINNED) >= 27
 
 
 @pytest.mark.parametrize("metric", PINNED, ids=lambda m: m.name)
 def test_metric_contract_matches_the_pinned_exporters(metric: metrics.Metric) -> None:
-    if metric.source == "vllm":
-        table = _vllm_metrics()
-        assert metric.name in table, f"{metric.name} is not a vLLM metric of the pinned release"
+    if metric.source in ("vllm", "triton"):
+        table = _vllm_metrics() if metric.source == "vllm" else _triton_metrics()
+        assert metric.name in table, f"{metric.name} is not a {metric.source} metric of the pinned release"
         kind, labels = table[metric.name]
         assert kind == metric.type
         assert set(metric.labels) <= labels

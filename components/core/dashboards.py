@@ -19,6 +19,17 @@ from components.core.metrics import (
     HTTP_REQUESTS,
     KSM_NODE_LABELS,
     MODEL_LABEL,
+    TRITON_FAILURE,
+    TRITON_JOB,
+    TRITON_LOAD_DURATION,
+    TRITON_PENDING,
+    TRITON_QUEUE_DURATION,
+    TRITON_REQUEST_DURATION,
+    TRITON_SUCCESS,
+    TRITON_VLLM_GENERATION_TOKENS,
+    TRITON_VLLM_PROMPT_TOKENS,
+    TRITON_VLLM_TTFT,
+    UP,
     VLLM_E2E_LATENCY,
     VLLM_GENERATION_TOKENS,
     VLLM_JOB,
@@ -139,18 +150,88 @@ def serving_dashboard() -> dict[str, Any]:
             [(f"sum by (pod) (rate({VLLM_PREEMPTIONS.name}{{{SERVING}}}[5m]))", "{{pod}}")],
         ),
     ]
+    rows += triton_rows()
     panels = [
         _panel(title, unit, targets, 12 * (i % 2), 8 * (i // 2))
         for i, (title, unit, targets) in enumerate(rows)
     ]
     variables = [
-        _variable("namespace", f'label_values({VLLM_WAITING.name}{{job="{VLLM_JOB}"}}, namespace)'),
+        # Every serving target, whichever runtime: vLLM's and Triton's models are both listed.
+        _variable("namespace", f'label_values({UP.name}{{job=~"{VLLM_JOB}|{TRITON_JOB}"}}, namespace)'),
         _variable(
             "model",
-            f'label_values({VLLM_WAITING.name}{{job="{VLLM_JOB}",namespace=~"$namespace"}}, {MODEL_LABEL})',
+            f'label_values({UP.name}{{job=~"{VLLM_JOB}|{TRITON_JOB}",namespace=~"$namespace"}}, {MODEL_LABEL})',
         ),
     ]
     return _dashboard("llm-platform-serving", "LLM serving", panels, variables)
+
+
+TRITON = f'job="{TRITON_JOB}",namespace=~"$namespace",{MODEL_LABEL}=~"$model"'
+
+
+def triton_rows() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The serving dashboard's Triton panels: the same questions as vLLM's, from Triton's
+    metrics (and its vLLM backend's, which the platform turns on)."""
+    by_model = f"sum by ({MODEL_LABEL})"
+    return [
+        (
+            "Triton requests per second",
+            "reqps",
+            [
+                (f"{by_model} (rate({TRITON_SUCCESS.name}{{{TRITON}}}[5m]))", "ok {{model}}"),
+                (f"{by_model} (rate({TRITON_FAILURE.name}{{{TRITON}}}[5m]))", "failed {{model}}"),
+            ],
+        ),
+        (
+            "Triton pending requests per replica",
+            "short",
+            [(f"max by (pod) ({TRITON_PENDING.name}{{{TRITON}}})", "{{pod}}")],
+        ),
+        (
+            "Triton mean queue and request time",
+            "µs",
+            [
+                (
+                    f"{by_model} (rate({TRITON_QUEUE_DURATION.name}{{{TRITON}}}[5m])) "
+                    f"/ {by_model} (rate({TRITON_SUCCESS.name}{{{TRITON}}}[5m]))",
+                    "queue {{model}}",
+                ),
+                (
+                    f"{by_model} (rate({TRITON_REQUEST_DURATION.name}{{{TRITON}}}[5m])) "
+                    f"/ {by_model} (rate({TRITON_SUCCESS.name}{{{TRITON}}}[5m]))",
+                    "request {{model}}",
+                ),
+            ],
+        ),
+        (
+            "Triton time to first token",
+            "s",
+            [
+                (
+                    f"histogram_quantile({q}, sum by ({MODEL_LABEL}, le) "
+                    f"(rate({TRITON_VLLM_TTFT.name}_bucket{{{TRITON}}}[5m])))",
+                    f"p{int(q * 100)} {{{{{MODEL_LABEL}}}}}",
+                )
+                for q in (0.5, 0.9, 0.99)
+            ],
+        ),
+        (
+            "Triton tokens per second",
+            "short",
+            [
+                (f"{by_model} (rate({TRITON_VLLM_PROMPT_TOKENS.name}{{{TRITON}}}[5m]))", "prompt {{model}}"),
+                (
+                    f"{by_model} (rate({TRITON_VLLM_GENERATION_TOKENS.name}{{{TRITON}}}[5m]))",
+                    "generated {{model}}",
+                ),
+            ],
+        ),
+        (
+            "Triton model load time",
+            "s",
+            [(f"max by ({MODEL_LABEL}, pod) ({TRITON_LOAD_DURATION.name}{{{TRITON}}})", "{{pod}}")],
+        ),
+    ]
 
 
 def _per_pool(metric: str, aggregation: str = "avg") -> str:

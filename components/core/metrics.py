@@ -39,6 +39,23 @@ VLLM_REQUESTS_SUCCEEDED = Metric(
 # vLLM's HTTP server metrics (prometheus-fastapi-instrumentator; status grouped as 2xx, 4xx, 5xx).
 HTTP_REQUESTS = Metric("http_requests_total", "counter", ("method", "status", "handler"), "vllm")
 
+# Triton 26.07 (server v2.71.0) and its vLLM backend (../shared/upstream/triton/metrics.tsv). Labels
+# are model and version (Triton's model name and version); the PodMonitor's own `model` target
+# label (the same name) takes precedence, so queries select on it as for vLLM.
+_TRITON = ("model", "version")
+TRITON_PENDING = Metric("nv_inference_pending_request_count", "gauge", _TRITON, "triton")
+"""Requests Triton has queued for the backend and not yet handed to it: the autoscaler's queue."""
+TRITON_SUCCESS = Metric("nv_inference_request_success", "counter", _TRITON, "triton")
+TRITON_FAILURE = Metric("nv_inference_request_failure", "counter", (*_TRITON, "reason"), "triton")
+TRITON_REQUEST_DURATION = Metric("nv_inference_request_duration_us", "counter", _TRITON, "triton")
+TRITON_QUEUE_DURATION = Metric("nv_inference_queue_duration_us", "counter", _TRITON, "triton")
+TRITON_LOAD_DURATION = Metric("nv_model_load_duration_secs", "gauge", _TRITON, "triton")
+# The backend's vLLM metrics (config.pbtxt REPORT_CUSTOM_METRICS "true", which the platform sets).
+TRITON_VLLM_PROMPT_TOKENS = Metric("vllm:prompt_tokens_total", "counter", _TRITON, "triton")
+TRITON_VLLM_GENERATION_TOKENS = Metric("vllm:generation_tokens_total", "counter", _TRITON, "triton")
+TRITON_VLLM_TTFT = Metric("vllm:time_to_first_token_seconds", "histogram", _TRITON, "triton")
+TRITON_VLLM_E2E_LATENCY = Metric("vllm:e2e_request_latency_seconds", "histogram", _TRITON, "triton")
+
 # DCGM exporter 4.8.2 default counters (../shared/upstream/dcgm/default-counters.csv).
 DCGM_GPU_UTIL = Metric("DCGM_FI_DEV_GPU_UTIL", "gauge", (), "dcgm")
 DCGM_FB_USED = Metric("DCGM_FI_DEV_FB_USED", "gauge", (), "dcgm")
@@ -80,10 +97,15 @@ CONTRACT = (
     VLLM_E2E_LATENCY, VLLM_TTFT, VLLM_TPOT, VLLM_REQUESTS_SUCCEEDED, HTTP_REQUESTS,
     DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE, DCGM_GPU_TEMP, DCGM_POWER, DCGM_XID,
     KSM_RESTARTS, KSM_POD_PHASE, KSM_HPA_REPLICAS, KSM_HPA_MAX, KSM_HPA_MIN, KSM_HPA_CONDITION, KSM_NODE_LABELS, UP,
+    TRITON_PENDING, TRITON_SUCCESS, TRITON_FAILURE, TRITON_REQUEST_DURATION, TRITON_QUEUE_DURATION,
+    TRITON_LOAD_DURATION, TRITON_VLLM_PROMPT_TOKENS, TRITON_VLLM_GENERATION_TOKENS, TRITON_VLLM_TTFT,
+    TRITON_VLLM_E2E_LATENCY,
 )  # fmt: skip
 
 VLLM_JOB = "vllm"
 """The job label the PodMonitors give vLLM targets, with `model` and `track` labels beside it."""
+TRITON_JOB = "triton"
+"""The job label of Triton targets (its metrics port), with the same `model` and `track` labels."""
 MODEL_LABEL = "model"
 TRACK_LABEL = "track"
 
@@ -125,3 +147,12 @@ def gpu_utilization(namespace: str, deployment: str, gpus_per_replica: int) -> s
     the replica count it is the average utilisation of the GPUs (0-100)."""
     selector = _selector({DCGM_NAMESPACE_LABEL: namespace}, {DCGM_POD_LABEL: pods_of(deployment)})
     return f"sum({DCGM_GPU_UTIL.name}{selector}) / {gpus_per_replica}"
+
+
+def triton_pending_requests(namespace: str, served_model: str, deployment: str) -> str:
+    """Triton's counterpart of waiting_requests: requests pending in all replicas of one
+    Deployment, divided by the replica count by the autoscaler (AverageValue)."""
+    selector = _selector(
+        {NAMESPACE_LABEL: namespace, MODEL_LABEL: served_model}, {POD_LABEL: pods_of(deployment)}
+    )
+    return f"sum({TRITON_PENDING.name}{selector})"

@@ -124,8 +124,11 @@ class InferenceServiceArgs(TypedDict, total=False):
     """CPU, memory and /dev/shm of one replica."""
     startup_seconds: Required[int]
     """Worst time from container start to serving."""
+    runtime: str
+    """The serving runtime: vllm (vLLM's OpenAI server, the default) or triton (Triton
+    Inference Server with its vLLM backend, behind an authenticating proxy)."""
     image: str
-    """vLLM image (default: the pinned release)."""
+    """Server image (default: the runtime's pinned release)."""
     service_account_name: Required[pulumi.Input[str]]
     """ServiceAccount with read access to the model's weights."""
     claim_name: pulumi.Input[str]

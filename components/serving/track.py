@@ -14,11 +14,16 @@ from components.core import labels, metrics
 from components.core.placement import GPU_RESOURCE
 from components.core.storage import MODELS_MOUNT
 from components.serving.args import AutoscalingArgs
-from components.serving.runtimes.base import CACHE, PodParts, Runtime, Track
+from components.serving.runtimes.base import (
+    CACHE,
+    PRE_STOP_SECONDS,
+    SHUTDOWN_TIMEOUT_SECONDS,
+    PodParts,
+    Runtime,
+    Track,
+)
 
 TRACK = "llm-platform.io/track"
-PRE_STOP_SECONDS = 20  # endpoints and the load balancer stop sending before the server is told to stop
-SHUTDOWN_TIMEOUT_SECONDS = 120  # in-flight generations get this long to finish
 RUN_AS = 10001  # any non-root user; HOME and caches point at writable volumes
 GRACE_SECONDS = PRE_STOP_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 30
 
@@ -116,8 +121,8 @@ def deployment_spec(
     placement = pulumi.Output.from_input(args["placement"])
     startup = args["startup_seconds"]
     limits = {
-        "cpu": f"{res.cpu_millicores}m",
-        "memory": f"{res.memory_mib}Mi",
+        "cpu": f"{res.cpu_millicores - parts.sidecar_cpu_millicores}m",
+        "memory": f"{res.memory_mib - parts.sidecar_memory_mib}Mi",
         GPU_RESOURCE: str(t.serve.tensor_parallel_size),
         "ephemeral-storage": "24Gi",
     }

@@ -20,11 +20,13 @@ from components.core.capacity import check_capacity
 from components.core.charts import local_chart_problem
 from components.core.sizing import ARCHITECTURES
 from components.core.subnets import LARGEST_PREFIX, SMALLEST_PREFIX
+from components.core.triton import TOKEN68
 from components.versions import HELM_CHARTS
 from infra.config.cloud import GpuPoolConfig, NetworkConfig, SystemNodesConfig
 from infra.config.derived import SizingError, capacity_inputs, deployments_of, sizing_of
 from infra.config.stack import StackConfig
 from infra.config.workloads import ModelConfig
+from infra.plan.secrets import REDACTED
 
 EVERYWHERE = IPv4Network("0.0.0.0/0")
 
@@ -313,6 +315,7 @@ def _serving(cfg: StackConfig) -> Iterator[Problem]:
                 f"{scaling.fallback_replicas} is above maxReplicas {model.max_replicas}",
             )
         yield from _canary(path, model)
+        yield from _triton(path, model)
     for (namespace, deployment), n in Counter(deployments_of(cfg)).items():
         if n > 1:
             yield Problem(
@@ -340,6 +343,32 @@ def _canary(path: str, model: ModelConfig) -> Iterator[Problem]:
         yield Problem(
             f"{path}.canary",
             "changes nothing: set imageTag, revision, maxNumSeqs or gpuMemoryUtilization",
+        )
+
+
+def _triton(path: str, model: ModelConfig) -> Iterator[Problem]:
+    """What Triton's vLLM backend cannot do that vLLM's server can; each would fail only in
+    production (the pod would start and never load the model, or refuse every caller)."""
+    if model.runtime != "triton":
+        return
+    if model.weights == "s3Stream":
+        yield Problem(
+            f"{path}.weights",
+            "s3Stream needs vLLM's Run:ai streamer, which Triton's bundled vLLM is not known to ship; "
+            "use weights: efs with runtime: triton (or runtime: vllm to stream)",
+        )
+    if model.canary is not None and model.canary.image_tag is not None:
+        yield Problem(
+            f"{path}.canary.imageTag",
+            "is a vLLM release tag; a Triton model's canary may change revision, maxNumSeqs or "
+            "gpuMemoryUtilization, not the image",
+        )
+    key = model.api_key.get_secret_value()
+    if key != REDACTED and not re.fullmatch(TOKEN68, key):
+        yield Problem(
+            f"{path}.apiKey",
+            "must be a bearer token (letters, digits and - . _ ~ + / with trailing =) for the "
+            "proxy in front of Triton; generate one with `openssl rand -hex 32`",
         )
 
 

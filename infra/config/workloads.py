@@ -188,6 +188,8 @@ class ModelConfig(Model):
     """GPU pool the model's replicas run on."""
     architecture: str | ArchitectureConfig
     """A known architecture (llama-3.1-8b, llama-3.1-70b, llama-3.3-70b, qwen2.5-7b, qwen2.5-32b, qwen2.5-72b, mistral-7b) or its numbers; sizing reads them."""
+    runtime: Literal["vllm", "triton"] = "vllm"
+    """What serves the model: vllm (vLLM's OpenAI-compatible server, /v1/chat/completions; the default) or triton (NVIDIA Triton Inference Server with its vLLM backend, KServe v2 /v2/models/<name>/generate, for teams that already run Triton; the engine is the older vLLM its image bundles, weights come from efs, and an authenticating proxy asks for the same apiKey)."""
     dtype: Literal["bfloat16", "float16"] = "bfloat16"
     """Precision of weights and KV cache (vLLM --dtype)."""
     quantization: Literal["none", "fp8", "awq", "gptq"] = "none"

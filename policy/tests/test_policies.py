@@ -60,6 +60,7 @@ def test_the_pack_has_every_invariant_and_blocks_on_each() -> None:
         "launch-templates-require-imdsv2",
         "inference-services-have-an-api-key",
         "vllm-routes-publish-only-guarded-paths",
+        "triton-behind-authentication",
     }
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in POLICIES)
 
@@ -309,11 +310,14 @@ def test_the_platforms_routes_match_only_guarded_prefixes(plan: Plan) -> None:
         routes = [r for r in plan(stack) if r["type"] == ROUTE]
         assert routes
         for r in routes:
+            # a Triton model publishes inference only; its proxy asks the key there
+            triton_route = r["props"]["metadata"]["name"].endswith("-triton")
             for rule in r["props"]["spec"]["rules"]:
-                assert [m["path"] for m in rule["matches"]] == [
-                    {"type": "PathPrefix", "value": "/v1"},
-                    {"type": "PathPrefix", "value": "/v2"},
-                ]
+                assert [m["path"] for m in rule["matches"]] == (
+                    [{"type": "PathPrefix", "value": "/v2/models"}]
+                    if triton_route
+                    else [{"type": "PathPrefix", "value": "/v1"}, {"type": "PathPrefix", "value": "/v2"}]
+                )
         assert violations("vllm-routes-publish-only-guarded-paths", plan(stack)) == []
 
 
@@ -393,3 +397,49 @@ def test_a_route_whose_backend_is_unknown_in_preview_is_left_for_the_update(plan
     rule["matches"] = [{"path": {"type": "PathPrefix", "value": "/"}}]
     rule["backendRefs"][0]["name"] = UNKNOWN_STRING_VALUE
     assert violations("vllm-routes-publish-only-guarded-paths", records) == []
+
+
+# --- Triton ----------------------------------------------------------------------------------------
+
+
+def triton(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(
+        r
+        for r in records
+        if r["type"] == "kubernetes:apps/v1:Deployment"
+        and r["props"]["spec"]["template"]["spec"]["containers"][0]["name"] == "triton"
+    )
+
+
+def test_dev_declares_a_triton_model_that_passes(plan: Plan) -> None:
+    records = plan("dev")
+    assert container(triton(records))["image"].startswith("nvcr.io/nvidia/tritonserver:")
+    assert violations("triton-behind-authentication", records) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c["args"].append("--http-address=0.0.0.0"), "listens for HTTP beyond loopback"),
+        (lambda c: c["args"].remove("--http-address=127.0.0.1"), "listens for HTTP beyond loopback"),
+        (lambda c: c["args"].remove("--allow-grpc=false"), "serves gRPC"),
+        (lambda c: c["args"].append("--allow-sagemaker=true"), "--allow-sagemaker"),
+    ],
+)
+def test_a_triton_reachable_without_the_proxy_is_caught(plan: Plan, change: Any, expected: str) -> None:
+    records = plan("dev")
+    change(container(triton(records)))
+    (message,) = violations("triton-behind-authentication", records)
+    assert expected in message
+
+
+def test_a_triton_without_its_proxy_or_gpus_is_caught(plan: Plan) -> None:
+    records = plan("dev")
+    pod = triton(records)["props"]["spec"]["template"]["spec"]
+    pod["containers"] = pod["containers"][:1]
+    for key in ("limits", "requests"):
+        del pod["containers"][0]["resources"][key]["nvidia.com/gpu"]
+    found = violations("triton-behind-authentication", records)
+    assert len(found) == 2
+    assert any("requests no nvidia.com/gpu" in m for m in found)
+    assert any("no authenticating proxy" in m for m in found)

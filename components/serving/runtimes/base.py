@@ -21,6 +21,8 @@ from components.serving.args import InferenceServiceArgs
 
 CACHE = "/cache"
 """Where the writable cache volume is mounted; the root filesystem is read-only."""
+PRE_STOP_SECONDS = 20  # endpoints and the load balancer stop sending before the server is told to stop
+SHUTDOWN_TIMEOUT_SECONDS = 120  # in-flight generations get this long to finish
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class PodParts:
     """Further containers, complete (the runtime hardens them as the track hardens the server)."""
     volumes: list[dict[str, Any]] = field(default_factory=list)
     """Volumes the runtime's mounts and sidecars use."""
+    sidecar_cpu_millicores: int = 0
+    sidecar_memory_mib: int = 0
+    """What the sidecars request, taken from the server's share so that the pod asks for no
+    more than sizing, the tenant quota and the pool capacity counted."""
 
 
 class Runtime(Protocol):
@@ -94,11 +100,11 @@ class Runtime(Protocol):
         ...
 
 
-def startup_probe(path: str, startup_seconds: int) -> dict[str, Any]:
-    """Probes `path` on the http port until the model's worst load time has passed; liveness
-    and readiness start only after it, so nothing kills a pod still loading weights."""
+def startup_probe(path: str, startup_seconds: int, handler: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Probes `path` on the http port (or runs `handler`) until the model's worst load time has
+    passed; liveness and readiness start only after it, so nothing kills a pod still loading."""
     return {
-        "httpGet": {"path": path, "port": "http"},
+        **(handler if handler is not None else {"httpGet": {"path": path, "port": "http"}}),
         "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
         "timeoutSeconds": 5,
         "failureThreshold": math.ceil(startup_seconds / STARTUP_PROBE_PERIOD_SECONDS),
