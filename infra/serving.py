@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import InferenceService, IngressGateway, Keda
-from components.core.sizing import startup_budget_seconds
+from components.core.sizing import startup_budget_seconds, streamer_settings
 from components.inference_service import (
     AutoscalingArgs,
     CanaryArgs,
@@ -110,6 +110,9 @@ def _service_args(
         serve["quantization"] = model.quantization
     if weights.load_format is not None:
         serve["load_format"] = weights.load_format
+        concurrency, memory_limit = streamer_settings(resources_of(cfg, name))
+        serve["streamer_concurrency"] = concurrency
+        serve["streamer_memory_limit_bytes"] = memory_limit
     if cfg.monitoring.otlp_traces_endpoint is not None:
         serve["otlp_traces_endpoint"] = cfg.monitoring.otlp_traces_endpoint
     args = InferenceServiceArgs(
@@ -128,7 +131,9 @@ def _service_args(
         autoscaling=_autoscaling(model, model.autoscaling),
         prometheus_url=observability.monitoring.prometheus_url,
         monitoring_release=observability.monitoring.release_name,
-        scrape_interval_seconds=cfg.monitoring.prometheus.scrape_interval_seconds,
+        scrape_interval_seconds=cfg.monitoring.prometheus.serving_scrape_interval_seconds,
+        # Polling faster than the scrape reads the same sample again.
+        keda_polling_seconds=cfg.monitoring.prometheus.serving_scrape_interval_seconds,
         keda_release=keda.release_name,
         route={
             "gateway_name": gateway.gateway_name,
@@ -138,6 +143,8 @@ def _service_args(
     )
     if weights.claim_name is not None:
         args["claim_name"] = weights.claim_name
+    if model.shared_compile_cache:
+        args["compile_cache"] = {"storage_class_name": workloads.store.storage_class_name}
     canary = model.canary
     if canary is not None:
         canary_args = CanaryArgs(

@@ -21,6 +21,8 @@ from components.serving.args import InferenceServiceArgs
 
 CACHE = "/cache"
 """Where the writable cache volume is mounted; the root filesystem is read-only."""
+COMPILE_CACHE = "/compile-cache"
+"""Where the model's shared compile cache is mounted, when it has one."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,15 @@ class Track:
     """Secret holding the API key clients send (key "key")."""
     resources: PodResources
     parent: pulumi.Resource
+    compile_cache_claim: pulumi.Input[str] | None = None
+    """The model's shared compile-cache volume claim, if it has one."""
+
+    def compile_cache_dir(self) -> str | None:
+        """Where this track's compile artefacts go on the shared volume: one directory per image,
+        so a canary on another release never reads artefacts of a different torch or vLLM."""
+        if self.compile_cache_claim is None:
+            return None
+        return f"{COMPILE_CACHE}/{self.image.rsplit(':', 1)[-1]}"
 
 
 @dataclass(frozen=True)
