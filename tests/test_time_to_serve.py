@@ -73,3 +73,20 @@ def test_weights_time_follows_the_medium_throughput() -> None:
     assert terms(time_to_serve(settings(weights_gib=big, weights_medium="efs"), True, fast))[
         "weights"
     ] == math.ceil(big / 3.0)
+
+
+def test_prod_serves_a_spike_from_headroom_within_the_targets(planned) -> None:  # type: ignore[no-untyped-def]
+    """The plan's own table, read back: each row adds up, and prod meets issue 13's targets
+    (llama-8b within 90 s, llama-70b within 150 s when headroom serves the spike)."""
+    summary = (planned("prod") / "summary.md").read_text()
+    table = summary.split("## Time to serve a traffic spike", 1)[1].split("###", 1)[0]
+    rows = [r.strip("|").split("|") for r in table.splitlines() if r.startswith("| llama")]
+    totals = {}
+    for cells in rows:
+        model, scenario, *numbers = (c.strip() for c in cells)
+        *terms, total = (int(n) for n in numbers)
+        assert sum(terms) == total, cells
+        totals[(model, scenario)] = total
+    assert totals[("llama-8b", "headroom")] <= 90
+    assert totals[("llama-70b", "headroom")] <= 150
+    assert totals[("llama-8b", "new node")] > totals[("llama-8b", "headroom")]

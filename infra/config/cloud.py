@@ -97,3 +97,5 @@ class GpuPoolConfig(Model):
     """kind managed only: nodes to start with (default: minSize); ignored after creation so an autoscaler can own it."""
     root_volume_gib: Annotated[int, Field(ge=100, le=16384, alias="rootVolumeGiB")] = 200
     """Root volume of each node, GiB (encrypted gp3). It holds the vLLM image (about 12 GB compressed, twice that unpacked, two versions during a rollout) and any weights cached on the node."""
+    headroom: Annotated[int, Field(ge=0, le=16)] = 0
+    """Warm replicas: placeholder pods that hold the GPUs, CPU and memory of the pool's largest replica, with its image pulled, and give them up the moment a real replica needs the room (docs/performance.md). Each costs its node around the clock; Karpenter replaces a preempted one in the background."""
