@@ -143,6 +143,8 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
                 # EKS tags the cluster security group with the cluster's name.
                 "security_group_tags": {"aws:eks:cluster-name": name},
             }
+            if pool.image_snapshot_id is not None:
+                args["karpenter"]["image_snapshot_id"] = pool.image_snapshot_id
             if net.existing_vpc is None:
                 # What the Network puts on its private subnets (the public ones lack the role tag);
                 # adopted subnets are selected by id.

@@ -90,3 +90,11 @@ def test_prod_serves_a_spike_from_headroom_within_the_targets(planned) -> None: 
     assert totals[("llama-8b", "headroom")] <= 90
     assert totals[("llama-70b", "headroom")] <= 150
     assert totals[("llama-8b", "new node")] > totals[("llama-8b", "headroom")]
+
+
+def test_prod_serves_a_spike_on_a_new_node_within_four_minutes(planned) -> None:  # type: ignore[no-untyped-def]
+    summary = (planned("prod") / "summary.md").read_text()
+    table = summary.split("## Time to serve a traffic spike", 1)[1].split("###", 1)[0]
+    for row in table.splitlines():
+        if "| new node |" in row:
+            assert int(row.strip("|").split("|")[-1]) <= 240, row

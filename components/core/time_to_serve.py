@@ -18,7 +18,7 @@ from typing import Literal
 
 GIB = 1024**3
 
-ImageCache = Literal["pull", "snapshot", "soci"]
+ImageCache = Literal["pull", "snapshot"]
 WeightsMedium = Literal["efs", "s3Stream", "hostPath"]
 
 
@@ -42,7 +42,7 @@ class Assumptions:
     """The same with the artefacts in VLLM_CACHE_ROOT: loading, not compiling."""
 
     def pull_seconds(self, cache: ImageCache) -> int:
-        table = self.image_pull_seconds or {"pull": 95, "snapshot": 10, "soci": 20}
+        table = self.image_pull_seconds or {"pull": 95, "snapshot": 15}
         return table[cache]
 
     def gib_per_second(self, medium: WeightsMedium) -> float:
@@ -67,7 +67,7 @@ class ServeSettings:
     compile_cache_shared: bool
     """VLLM_CACHE_ROOT on a volume every replica of this model and vLLM version shares."""
     image_cache: ImageCache
-    """How a new node gets the serving image: pull it, restore a snapshot, or pull lazily."""
+    """How a new node gets the serving image: pull it, or restore a snapshot holding it."""
     startup_probe_period_seconds: int
     """A started engine is seen by the startup probe within one period."""
     lb_health_interval_seconds: int

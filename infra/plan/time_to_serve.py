@@ -22,7 +22,7 @@ def settings_of(cfg: StackConfig, name: str) -> ServeSettings:
         scrape_interval_seconds=interval,
         keda_polling_seconds=interval,
         compile_cache_shared=model.shared_compile_cache,
-        image_cache="pull",
+        image_cache="snapshot" if cfg.gpu_pools[model.pool].image_snapshot_id else "pull",
         startup_probe_period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
         lb_health_interval_seconds=HEALTH_CHECK_INTERVAL_SECONDS,
         lb_healthy_threshold=HEALTHY_THRESHOLD,
