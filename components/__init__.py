@@ -3,9 +3,11 @@
 from components._k8s import ChartSourceArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
+from components.gpu_headroom import GpuHeadroom, GpuHeadroomArgs
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.gpu_telemetry import GpuTelemetry, GpuTelemetryArgs
+from components.image_cache import ImageCache, ImageCacheArgs
 from components.inference_service import InferenceService, InferenceServiceArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.karpenter import Karpenter, KarpenterArgs
@@ -21,12 +23,16 @@ __all__ = [
     "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",
+    "GpuHeadroom",
+    "GpuHeadroomArgs",
     "GpuNodePool",
     "GpuNodePoolArgs",
     "GpuRuntime",
     "GpuRuntimeArgs",
     "GpuTelemetry",
     "GpuTelemetryArgs",
+    "ImageCache",
+    "ImageCacheArgs",
     "InferenceService",
     "InferenceServiceArgs",
     "IngressGateway",

@@ -68,6 +68,8 @@ class KarpenterPoolArgs(TypedDict, total=False):
     """Select the subnets by these tags (the Network's private subnets carry the cluster's tag and kubernetes.io/role/internal-elb); default: by the ids in subnet_ids."""
     security_group_tags: Required[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
     """Select the node security groups by these tags, such as aws:eks:cluster-name, which EKS puts on the cluster security group."""
+    image_snapshot_id: str
+    """An EBS snapshot of a node's /var/lib/containerd with the serving images pulled: new nodes mount a volume restored from it as containerd's store and start the images without pulling them."""
 
 
 class GpuNodePoolArgs(TypedDict, total=False):
@@ -165,6 +167,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 ROOT_VOLUME_IOPS,
                 ROOT_VOLUME_MIBPS,
                 dict(a[3]),
+                pool.get("image_snapshot_id"),
             )
         )
         installed = _k8s.installed_by(pool["release_name"])

@@ -23,9 +23,11 @@ from pulumi.provider.experimental.component import ComponentProvider
 
 from components import (
     Cluster,
+    GpuHeadroom,
     GpuNodePool,
     GpuRuntime,
     GpuTelemetry,
+    ImageCache,
     InferenceService,
     IngressGateway,
     Karpenter,
@@ -45,6 +47,8 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     Cluster,
     Karpenter,
     GpuNodePool,
+    GpuHeadroom,
+    ImageCache,
     GpuRuntime,
     ModelStore,
     Tenant,

@@ -13,6 +13,7 @@ from components.core.vllm import ServeSettings
 from components.serving.args import (
     AutoscalingArgs,
     CanaryArgs,
+    CompileCacheArgs,
     InferenceServiceArgs,
     PlacementArgs,
     PodResourcesArgs,
@@ -37,6 +38,7 @@ __all__ = [
     "TRACK",
     "AutoscalingArgs",
     "CanaryArgs",
+    "CompileCacheArgs",
     "InferenceService",
     "InferenceServiceArgs",
     "PlacementArgs",
@@ -81,10 +83,23 @@ class InferenceService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         image = args.get("image", runtime.default_image)
+        cache_claim = self._compile_cache(name, namespace, args)
         serve = ServeSettings(**args["serve"])
         resources = PodResources(**args["resources"])
         stable = build_track(
-            Track(name, "stable", args, serve, image, args["model_uri"], key_secret, resources, self), runtime
+            Track(
+                name,
+                "stable",
+                args,
+                serve,
+                image,
+                args["model_uri"],
+                key_secret,
+                resources,
+                self,
+                cache_claim,
+            ),
+            runtime,
         )
         backends = [(stable, 100)]
         canary = args.get("canary")
@@ -111,6 +126,7 @@ class InferenceService(pulumi.ComponentResource):
                     key_secret,
                     resources,
                     self,
+                    cache_claim,
                 ),
                 runtime,
             )
@@ -143,3 +159,25 @@ class InferenceService(pulumi.ComponentResource):
         self.register_outputs(
             {"service_name": self.service_name, "hostname": self.hostname, "route_name": self.route_name}
         )
+
+    def _compile_cache(
+        self, name: str, namespace: pulumi.Input[str], args: InferenceServiceArgs
+    ) -> pulumi.Output[str] | None:
+        """The model's shared compile cache: one ReadWriteMany claim for every track and replica
+        (artefacts are keyed by configuration inside, and by image in the path)."""
+        cache = args.get("compile_cache")
+        if cache is None:
+            return None
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-compile-cache",
+            metadata=_k8s.meta(f"{name}-compile-cache", namespace, labels.standard(name, labels.INFERENCE)),
+            spec={
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": cache["storage_class_name"],
+                # EFS is elastic and ignores the size; Kubernetes requires one.
+                "resources": {"requests": {"storage": "50Gi"}},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        name_out: pulumi.Output[str] = claim.metadata.apply(lambda m: str(m["name"]))
+        return name_out

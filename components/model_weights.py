@@ -133,7 +133,7 @@ class ModelWeights(pulumi.ComponentResource):
     load_format: str | None
     """vLLM --load-format, or None for its default."""
     ready: pulumi.Output[str]
-    """Resolves once the weights are in place (the sync job has completed)."""
+    """Resolves once a serving pod can start: it can read the bucket (streaming), or the volume exists (the pod then waits for the sync job's marker of its revision itself)."""
     uris: dict[str, pulumi.Output[str]]
     """model_uri of every revision, by revision."""
     ready_by_revision: dict[str, pulumi.Output[str]]
@@ -189,10 +189,16 @@ class ModelWeights(pulumi.ComponentResource):
             )
             token = self._hub_token(name, args)
             for rev in revisions:
-                job = self._sync_job(name, rev, job_names[rev], args, claim, writer, token)
+                self._sync_job(name, rev, job_names[rev], args, claim, writer, token)
                 self.uris[rev] = pulumi.Output.from_input(revision_path(rev))
-                self.ready_by_revision[rev] = job.metadata.apply(lambda m: str(m["name"]))
             self.claim_name = claim.metadata.apply(lambda m: str(m["name"]))
+            # Serving pods wait for the job's marker themselves (an init container), so they
+            # need only the volume: the Deployment starts while the job downloads.
+            volume_ready = pulumi.Output.all(self.claim_name, reader.association.association_id).apply(
+                lambda a: str(a[0])
+            )
+            for rev in revisions:
+                self.ready_by_revision[rev] = pulumi.Output.concat(volume_ready, "/", rev)
         self.model_uri = self.uris[revision]
         self.ready = self.ready_by_revision[revision]
 

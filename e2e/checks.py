@@ -24,7 +24,14 @@ def pods(cluster: LocalCluster) -> list[dict[str, Any]]:
 
 
 def gpu_pods(cluster: LocalCluster) -> list[dict[str, Any]]:
-    return [p for p in pods(cluster) if gpu_request(p["spec"]) and not p["metadata"].get("deletionTimestamp")]
+    """GPU pods that serve: the headroom's placeholders (negative priority) are not workloads."""
+    return [
+        p
+        for p in pods(cluster)
+        if gpu_request(p["spec"])
+        and p["spec"].get("priority", 0) >= 0
+        and not p["metadata"].get("deletionTimestamp")
+    ]
 
 
 def pending(cluster: LocalCluster) -> list[str]:

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from e2e import checks
+from e2e import checks, headroom
 from e2e.cluster import LocalCluster
 from e2e.engine import Pulumi
 from e2e.karpenter import SimulatedKarpenter
@@ -188,6 +188,10 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
             "gpu_pods_running": len(running),
             "pending": checks.pending(cluster),
         }
+
+        # 2b. a spike served by headroom: the scheduler preempts a placeholder for the replica
+        result["headroom"] = headroom.spike(cluster)
+        checks.wait_settled(cluster)
 
         # 3. no perpetual diff
         preview = pulumi.run(

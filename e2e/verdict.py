@@ -44,6 +44,9 @@ def failures(report: dict[str, Any], stacks: tuple[str, ...] = ("dev", "prod")) 
             problems.append(
                 f"stacks.{name}.preview_after_up.changes: {s.get('preview_after_up', {}).get('changes')}"
             )
+        spikes = s.get("headroom", {})
+        if spikes and not spikes.get("ok"):
+            problems.append(f"stacks.{name}.headroom: {spikes.get('spikes')}")
         if not s.get("rollout", {}).get("ok"):
             problems.append(
                 f"stacks.{name}.rollout: {s.get('rollout', {}).get('pdb_violations') or 'failed'}"

@@ -8,7 +8,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import Cluster, GpuNodePool, GpuRuntime, Karpenter, Network
+from components import Cluster, GpuNodePool, GpuRuntime, ImageCache, Karpenter, Network
 from components.gpu_node_pool import GpuNodePoolArgs
 from components.versions import KARPENTER, NVIDIA_DEVICE_PLUGIN
 from infra.charts import chart_source
@@ -143,6 +143,8 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
                 # EKS tags the cluster security group with the cluster's name.
                 "security_group_tags": {"aws:eks:cluster-name": name},
             }
+            if pool.image_snapshot_id is not None:
+                args["karpenter"]["image_snapshot_id"] = pool.image_snapshot_id
             if net.existing_vpc is None:
                 # What the Network puts on its private subnets (the public ones lack the role tag);
                 # adopted subnets are selected by id.
@@ -153,6 +155,7 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
         pools[pool_name] = GpuNodePool(
             f"{name}-{pool_name}", args, on_both if "karpenter" in args else on_aws
         )
+    _image_cache(cfg, name, karpenter, pools, on_aws)
     cloud = Cloud(name, aws_provider, network, cluster, pools, karpenter)
     GpuRuntime(
         "gpu-runtime",
@@ -160,3 +163,31 @@ def build_cloud(cfg: StackConfig, stack: str) -> Cloud:
         cloud.on_cluster,
     )
     return cloud
+
+
+def _image_cache(
+    cfg: StackConfig,
+    name: str,
+    karpenter: Karpenter | None,
+    pools: dict[str, GpuNodePool],
+    on_aws: pulumi.ResourceOptions,
+) -> ImageCache | None:
+    """The pull-through cache, and the right of every GPU node role to fill it."""
+    arn = cfg.images.docker_hub_cache_credential_arn
+    if arn is None:
+        return None
+    cache = ImageCache(f"{name}-images", {"docker_hub_credential_arn": arn, "tags": cfg.aws.tags}, on_aws)
+    roles: dict[str, pulumi.Input[str]] = {}
+    if karpenter is not None:
+        roles["karpenter"] = karpenter.node_role_name
+    for pool_name, pool in pools.items():
+        if cfg.gpu_pools[pool_name].kind == "managed":
+            roles[pool_name] = pool.node_role_arn.apply(lambda a: a.rsplit("/", 1)[-1])
+    for who, role in roles.items():
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{who}-image-cache",
+            role=role,
+            policy_arn=cache.node_policy_arn,
+            opts=on_aws,
+        )
+    return cache

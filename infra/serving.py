@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import InferenceService, IngressGateway, Keda
-from components.core.sizing import startup_budget_seconds
+from components import GpuHeadroom, InferenceService, IngressGateway, Keda
+from components.core.sizing import startup_budget_seconds, streamer_settings
+from components.gpu_headroom import HeadroomPoolArgs
 from components.inference_service import (
     AutoscalingArgs,
     CanaryArgs,
@@ -20,7 +21,14 @@ from components.versions import AWS_LOAD_BALANCER_CONTROLLER, KEDA, TRITON_IMAGE
 from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
-from infra.config.derived import resources_of, sizing_of, surging_models
+from infra.config.derived import (
+    HEADROOM_TENANT,
+    headroom_shape,
+    pulled,
+    resources_of,
+    sizing_of,
+    surging_models,
+)
 from infra.config.workloads import AutoscalingConfig, ModelConfig
 from infra.observability import Observability
 from infra.workloads import Workloads
@@ -31,6 +39,7 @@ class Serving:
     keda: Keda | None
     gateway: IngressGateway | None
     services: dict[str, InferenceService]
+    headroom: GpuHeadroom | None = None
 
 
 def build_serving(
@@ -64,7 +73,39 @@ def build_serving(
         )
         for name in cfg.models
     }
-    return Serving(keda, gateway, services)
+    return Serving(keda, gateway, services, _headroom(cfg, cloud))
+
+
+def _headroom(cfg: StackConfig, cloud: Cloud) -> GpuHeadroom | None:
+    """Placeholders on the pools that ask for headroom, each the size of the pool's largest
+    replica and running every image the pool's models serve with."""
+    pools: dict[str, HeadroomPoolArgs] = {}
+    for name, pool in cfg.gpu_pools.items():
+        shape = headroom_shape(cfg, name)
+        if not pool.headroom or shape is None:
+            continue
+        _, demand = shape
+        pools[name] = {
+            "placement": cloud.pools[name].placement,
+            "replicas": pool.headroom,
+            "gpus": demand.gpus_per_replica,
+            "cpu": f"{demand.cpu_millicores}m",
+            "memory": f"{demand.memory_mib}Mi",
+            "images": sorted(
+                {
+                    pulled(cfg, VLLM_IMAGE if m.runtime == "vllm" else TRITON_IMAGE)
+                    for m in cfg.models.values()
+                    if m.pool == name
+                }
+            ),
+        }
+    if not pools:
+        return None
+    return GpuHeadroom(
+        "headroom",
+        {"pools": pools, "namespace": HEADROOM_TENANT},
+        cloud.on_cluster,
+    )
 
 
 def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingArgs:
@@ -110,6 +151,9 @@ def _service_args(
         serve["quantization"] = model.quantization
     if weights.load_format is not None:
         serve["load_format"] = weights.load_format
+        concurrency, memory_limit = streamer_settings(resources_of(cfg, name))
+        serve["streamer_concurrency"] = concurrency
+        serve["streamer_memory_limit_bytes"] = memory_limit
     if cfg.monitoring.otlp_traces_endpoint is not None:
         serve["otlp_traces_endpoint"] = cfg.monitoring.otlp_traces_endpoint
     args = InferenceServiceArgs(
@@ -120,7 +164,7 @@ def _service_args(
         resources=resources_args(resources_of(cfg, name)),
         startup_seconds=startup_budget_seconds(sizing.weight_bytes, model.weights),
         runtime=model.runtime,
-        image=VLLM_IMAGE if model.runtime == "vllm" else TRITON_IMAGE,
+        image=pulled(cfg, VLLM_IMAGE if model.runtime == "vllm" else TRITON_IMAGE),
         service_account_name=weights.service_account_name,
         weights_ready=weights.ready,
         api_key=pulumi.Output.secret(model.api_key.get_secret_value()),
@@ -129,7 +173,9 @@ def _service_args(
         autoscaling=_autoscaling(model, model.autoscaling),
         prometheus_url=observability.monitoring.prometheus_url,
         monitoring_release=observability.monitoring.release_name,
-        scrape_interval_seconds=cfg.monitoring.prometheus.scrape_interval_seconds,
+        scrape_interval_seconds=cfg.monitoring.prometheus.serving_scrape_interval_seconds,
+        # Polling faster than the scrape reads the same sample again.
+        keda_polling_seconds=cfg.monitoring.prometheus.serving_scrape_interval_seconds,
         keda_release=keda.release_name,
         route={
             "gateway_name": gateway.gateway_name,
@@ -139,6 +185,8 @@ def _service_args(
     )
     if weights.claim_name is not None:
         args["claim_name"] = weights.claim_name
+    if model.shared_compile_cache and model.runtime == "vllm":
+        args["compile_cache"] = {"storage_class_name": workloads.store.storage_class_name}
     canary = model.canary
     if canary is not None:
         canary_args = CanaryArgs(
@@ -151,7 +199,7 @@ def _service_args(
             ),
         )
         if canary.image_tag is not None:
-            canary_args["image"] = f"{VLLM_IMAGE.rsplit(':', 1)[0]}:{canary.image_tag}"
+            canary_args["image"] = pulled(cfg, f"{VLLM_IMAGE.rsplit(':', 1)[0]}:{canary.image_tag}")
         if canary.revision is not None:
             canary_args["model"] = weights.uris[canary.revision]
             canary_args["weights_ready"] = weights.ready_by_revision[canary.revision]

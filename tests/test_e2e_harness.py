@@ -231,6 +231,11 @@ def test_verdict_passes_a_report_where_everything_holds() -> None:
         (("engine", "pulumi"), None, "engine.pulumi: unknown"),
         (("karpenter",), None, "karpenter: None, not real or simulated"),
         (
+            ("stacks", "prod", "headroom"),
+            {"ok": False, "placeholders": 2, "spikes": []},
+            "stacks.prod.headroom",
+        ),
+        (
             ("stacks", "prod", "karpenter"),
             {"refused": ["search/llama-8b-x"]},
             "stacks.prod.karpenter.refused",

@@ -269,3 +269,21 @@ def test_helm_values_pin_the_controller_and_use_only_keys_the_chart_has(
 def test_placement_output_is_the_same_for_both_kinds(built: tuple[Graph, GpuNodePool]) -> None:
     _, pool = built
     assert pool.gpu_placement == gpu_placement("h100", ["p5.48xlarge"])
+
+
+def test_an_image_snapshot_becomes_containerds_store_on_new_nodes() -> None:
+    from components.core import karpenter as kp
+
+    plain = kp.node_class("p", "role", [{"tags": {}}], [{"tags": {}}], 200, 6000, 500, {})
+    cached = kp.node_class(
+        "p", "role", [{"tags": {}}], [{"tags": {}}], 200, 6000, 500, {}, "snap-0123456789abcdef0"
+    )
+    assert "userData" not in plain["spec"] and len(plain["spec"]["blockDeviceMappings"]) == 1
+    root, image = cached["spec"]["blockDeviceMappings"]
+    assert root == plain["spec"]["blockDeviceMappings"][0]
+    assert image["ebs"]["snapshotID"] == "snap-0123456789abcdef0"
+    assert image["ebs"]["encrypted"] is True and "rootVolume" not in image
+    # the user data mounts exactly that device as containerd's store, before containerd runs
+    script = cached["spec"]["userData"]
+    assert f"mount -o noatime {image['deviceName']} /var/lib/containerd" in script
+    assert script.index("systemctl stop containerd") < script.index("mount -o")

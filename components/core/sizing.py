@@ -175,3 +175,22 @@ def startup_budget_seconds(weights: int, load_path: str) -> int:
     engine start, with 50% margin."""
     load = weights / WORST_LOAD_BYTES_PER_SECOND[load_path]
     return math.ceil((load + ENGINE_START_SECONDS) * 1.5)
+
+
+# --- streaming weights from S3 ----------------------------------------------------------------
+
+STREAMER_READS_PER_CPU = 2  # reads mostly wait on the network: two in flight per core
+STREAMER_CONCURRENCY = (8, 64)  # below 8 a single object stalls the stream; above 64 S3 throttles a prefix
+ENGINE_HOST_MIB = 8 * 1024  # what the engine itself holds in host memory while it loads (Python, torch, CUDA)
+STREAMER_BUFFER_MAX_MIB = 16 * 1024  # 16 GiB in flight keeps a 3.5 GiB/s stream fed; more buys nothing
+
+
+def streamer_settings(r: PodResources) -> tuple[int, int]:
+    """(concurrency, memory limit in bytes) of the Run:ai streamer for a pod of shape `r`: reads
+    in proportion to its CPUs, and a buffer that fits the memory the engine leaves, so a big
+    model streams at the medium's speed without the pod being OOM-killed while it loads."""
+    low, high = STREAMER_CONCURRENCY
+    concurrency = max(low, min(high, STREAMER_READS_PER_CPU * r.cpu_millicores // 1000))
+    free_mib = r.memory_mib - r.shm_mib - ENGINE_HOST_MIB
+    buffer_mib = max(1024, min(STREAMER_BUFFER_MAX_MIB, free_mib // 2))
+    return concurrency, buffer_mib * 1024 * 1024

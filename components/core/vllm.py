@@ -6,6 +6,7 @@ Every flag used here is checked against the pinned release's parser
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from components.core.labels import VLLM_PORT
@@ -50,6 +51,10 @@ class ServeSettings:
     load_format: str | None = None
     shutdown_timeout_seconds: int = 120
     otlp_traces_endpoint: str | None = None
+    streamer_concurrency: int | None = None
+    """Parallel reads of the Run:ai streamer (runai_streamer only)."""
+    streamer_memory_limit_bytes: int | None = None
+    """The streamer's CPU buffer (runai_streamer only)."""
 
 
 def serve_args(model: str, s: ServeSettings) -> list[str]:
@@ -75,6 +80,9 @@ def serve_args(model: str, s: ServeSettings) -> list[str]:
         args += ["--quantization", s.quantization]
     if s.load_format:
         args += ["--load-format", s.load_format]
+    if s.load_format == "runai_streamer" and s.streamer_concurrency and s.streamer_memory_limit_bytes:
+        loader = {"concurrency": s.streamer_concurrency, "memory_limit": s.streamer_memory_limit_bytes}
+        args += ["--model-loader-extra-config", json.dumps(loader, sort_keys=True)]
     if s.otlp_traces_endpoint:
         args += ["--otlp-traces-endpoint", s.otlp_traces_endpoint]
     return args

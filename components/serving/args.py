@@ -94,6 +94,10 @@ class ServeArgs(TypedDict, total=False):
     """Time in-flight requests get to finish on SIGTERM (default 120)."""
     otlp_traces_endpoint: str
     """OTLP endpoint to send request traces to."""
+    streamer_concurrency: int
+    """Parallel S3 reads of the Run:ai streamer (with load_format runai_streamer; components.core.sizing.streamer_settings)."""
+    streamer_memory_limit_bytes: int
+    """CPU buffer of the Run:ai streamer, bytes (with load_format runai_streamer)."""
 
 
 class PodResourcesArgs(TypedDict):
@@ -109,6 +113,13 @@ class PodResourcesArgs(TypedDict):
 
 def resources_args(r: PodResources) -> PodResourcesArgs:
     return {"cpu_millicores": r.cpu_millicores, "memory_mib": r.memory_mib, "shm_mib": r.shm_mib}
+
+
+class CompileCacheArgs(TypedDict):
+    """A ReadWriteMany volume for VLLM_CACHE_ROOT, shared by every replica of the model."""
+
+    storage_class_name: pulumi.Input[str]
+    """A ReadWriteMany StorageClass (ModelStore.storage_class_name, EFS)."""
 
 
 class InferenceServiceArgs(TypedDict, total=False):
@@ -155,4 +166,8 @@ class InferenceServiceArgs(TypedDict, total=False):
     """Monitoring.release_name, which installs the PodMonitor CRD; absent: no PodMonitor.
     Only the PodMonitor waits for it, never the Deployment."""
     scrape_interval_seconds: int
-    """How often Prometheus scrapes vLLM (default 15)."""
+    """How often Prometheus scrapes the serving pods (default 15): the first term of the time to notice a growing queue."""
+    keda_polling_seconds: int
+    """How often KEDA runs the queue query (default 15); no use polling faster than the scrape."""
+    compile_cache: CompileCacheArgs
+    """Share torch.compile and CUDA-graph artefacts between the replicas of this model on a volume (absent: every replica compiles for itself)."""

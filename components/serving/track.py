@@ -16,6 +16,7 @@ from components.core.storage import MODELS_MOUNT
 from components.serving.args import AutoscalingArgs
 from components.serving.runtimes.base import (
     CACHE,
+    COMPILE_CACHE,
     PRE_STOP_SECONDS,
     SHUTDOWN_TIMEOUT_SECONDS,
     PodParts,
@@ -26,6 +27,9 @@ from components.serving.runtimes.base import (
 TRACK = "llm-platform.io/track"
 RUN_AS = 10001  # any non-root user; HOME and caches point at writable volumes
 GRACE_SECONDS = PRE_STOP_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 30
+HEALTH_CHECK_INTERVAL_SECONDS = 5
+HEALTHY_THRESHOLD = 2
+WEIGHTS_MARKER = ".complete"  # the sync job's last act (components/model_weights.py)
 
 HARDENED = {
     "allowPrivilegeEscalation": False,
@@ -108,6 +112,7 @@ def build_track(t: Track, runtime: Runtime) -> str:
             args["autoscaling"],
             args["prometheus_url"],
             runtime,
+            args.get("keda_polling_seconds", 15),
         ),
         opts=pulumi.ResourceOptions(parent=t.parent, depends_on=[deployment]),
     )
@@ -145,6 +150,10 @@ def deployment_spec(
                 "persistentVolumeClaim": {"claimName": args["claim_name"], "readOnly": True},
             }
         )
+    claim = t.compile_cache_claim
+    if claim is not None:
+        mounts.append({"name": "compile-cache", "mountPath": COMPILE_CACHE})
+        volumes.append({"name": "compile-cache", "persistentVolumeClaim": {"claimName": claim}})
     mounts += server.mounts
     volumes += parts.volumes
     spread = [
@@ -188,6 +197,7 @@ def deployment_spec(
                     "runAsGroup": RUN_AS,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
+                **({"initContainers": _wait_for_weights(t)} if "claim_name" in args else {}),
                 "containers": [
                     {
                         "name": server.name,
@@ -224,9 +234,10 @@ def target_group_spec(service: str, health_path: str = "/health") -> dict[str, A
                 "healthCheckPath": health_path,
                 "healthCheckPort": "traffic-port",
                 "healthCheckProtocol": "HTTP",
-                "healthCheckInterval": 15,
+                # The ALB's fastest check: a new replica takes traffic 10 s after it serves.
+                "healthCheckInterval": HEALTH_CHECK_INTERVAL_SECONDS,
                 "healthCheckTimeout": 5,
-                "healthyThresholdCount": 2,
+                "healthyThresholdCount": HEALTHY_THRESHOLD,
                 "unhealthyThresholdCount": 3,
                 "matcher": {"httpCode": "200"},
             },
@@ -245,6 +256,7 @@ def scaled_object_spec(
     scaling: AutoscalingArgs,
     prometheus_url: pulumi.Input[str],
     runtime: Runtime | None = None,
+    polling_seconds: int = 15,
 ) -> dict[str, Any]:
     """KEDA ScaledObject: queue depth per replica (the runtime's queue metric; vLLM's when no
     runtime is given) and optionally GPU utilisation, fast up, slow down, a fixed replica count
@@ -301,7 +313,7 @@ def scaled_object_spec(
         "scaleTargetRef": {"name": deployment},
         "minReplicaCount": minimum,
         "maxReplicaCount": maximum,
-        "pollingInterval": 15,
+        "pollingInterval": polling_seconds,
         "cooldownPeriod": 300,
         "fallback": {"failureThreshold": 3, "replicas": scaling.get("fallback_replicas", max(1, minimum))},
         "advanced": {
@@ -326,3 +338,27 @@ def scaled_object_spec(
         },
         "triggers": triggers,
     }
+
+
+def _wait_for_weights(t: Track) -> list[dict[str, Any]]:
+    """An init container that waits for the sync job's marker of this track's revision.
+
+    The pod waits for its weights, not the graph: the Deployment is created while the sync job
+    still runs, so the GPU node, the image pull and the download happen side by side on a
+    first deploy instead of one after the other."""
+    marker = pulumi.Output.from_input(t.model).apply(lambda path: f"{path}/{WEIGHTS_MARKER}")
+    return [
+        {
+            "name": "wait-for-weights",
+            "image": t.image,  # the serving image: on the node already, nothing extra to pull
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", 'until [ -f "$MARKER" ]; do sleep 5; done'],
+            "env": [{"name": "MARKER", "value": marker}],
+            "resources": {
+                "requests": {"cpu": "10m", "memory": "16Mi"},
+                "limits": {"cpu": "100m", "memory": "32Mi"},
+            },
+            "securityContext": HARDENED,
+            "volumeMounts": [{"name": "weights", "mountPath": MODELS_MOUNT, "readOnly": True}],
+        }
+    ]

@@ -161,6 +161,12 @@ def _system_nodes(nodes: SystemNodesConfig) -> Iterator[Problem]:
 
 
 def _gpu_pool(path: str, pool: GpuPoolConfig) -> Iterator[Problem]:
+    if pool.kind == "managed" and pool.image_snapshot_id is not None:
+        yield Problem(
+            f"{path}.imageSnapshotId",
+            "applies to kind karpenter only (its EC2NodeClass restores the snapshot); a managed "
+            "node group's launch template has no image volume: remove it or use kind karpenter",
+        )
     if pool.kind == "karpenter" and pool.min_size <= pool.max_size:
         # Karpenter follows the pods: a node floor would be a managed node group's job.
         if pool.min_size:

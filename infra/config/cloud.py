@@ -17,6 +17,8 @@ from infra.config.base import (
     Region,
     SubnetId,
     VpcId,
+    matching,
+    pattern,
 )
 
 
@@ -82,6 +84,9 @@ class ClusterConfig(Model):
     """The CPU node group for cluster add-ons and platform controllers."""
 
 
+_SNAPSHOT = r"snap-[0-9a-f]{8,17}"
+
+
 class GpuPoolConfig(Model):
     kind: Literal["karpenter", "managed"] = "karpenter"
     """Who runs the pool's nodes. karpenter (the default): Karpenter launches nodes for pending GPU pods, up to maxSize, and removes empty ones, so an idle pool costs nothing. managed: an EKS managed node group that holds desiredSize nodes whatever is pending (nothing scales it)."""
@@ -97,3 +102,12 @@ class GpuPoolConfig(Model):
     """kind managed only: nodes to start with (default: minSize); ignored after creation so an autoscaler can own it."""
     root_volume_gib: Annotated[int, Field(ge=100, le=16384, alias="rootVolumeGiB")] = 200
     """Root volume of each node, GiB (encrypted gp3). It holds the vLLM image (about 12 GB compressed, twice that unpacked, two versions during a rollout) and any weights cached on the node."""
+    image_snapshot_id: (
+        Annotated[
+            str, matching(_SNAPSHOT, "an EBS snapshot id such as snap-0123456789abcdef0"), pattern(_SNAPSHOT)
+        ]
+        | None
+    ) = None
+    """kind karpenter only: an EBS snapshot of a GPU node's /var/lib/containerd with the serving images pulled (docs/performance.md says how to make one). New nodes restore it as containerd's store: a spike that needs a new node does not wait for a 10 GB pull."""
+    headroom: Annotated[int, Field(ge=0, le=16)] = 0
+    """Warm replicas: placeholder pods that hold the GPUs, CPU and memory of the pool's largest replica, with its image pulled, and give them up the moment a real replica needs the room (docs/performance.md). Each costs its node around the clock; Karpenter replaces a preempted one in the background."""

@@ -76,6 +76,8 @@ def _all_arns(cfg: StackConfig) -> Iterator[_Arn]:
         ]
     if cfg.ingress is not None:
         found.append(("ingress.certificateArn", cfg.ingress.certificate_arn))
+    if cfg.images.docker_hub_cache_credential_arn is not None:
+        found.append(("images.dockerHubCacheCredentialArn", cfg.images.docker_hub_cache_credential_arn))
     for path, arn in found:
         match = _ARN.fullmatch(arn)
         if match is not None:
@@ -99,6 +101,12 @@ def _arns(cfg: StackConfig) -> Iterator[Problem]:
                 arn.path,
                 f"is a certificate in {arn.region or 'no region'}, but the load balancer is in {region}; "
                 f"an ALB only uses ACM certificates of its own region: request or import one in {region}",
+            )
+        if arn.service == "secretsmanager" and arn.region != region:
+            yield Problem(
+                arn.path,
+                f"is a secret in {arn.region}, but the pull-through cache is in {region}; ECR reads the "
+                f"Docker Hub credentials only from a secret in its own region: create it in {region}",
             )
         if allowed and arn.account not in allowed:
             yield Problem(

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from components.core import gpu_catalog
 from components.core.capacity import ModelDemand, PoolSupply, TenantQuota, rollout_surges
+from components.core.images import through_cache
 from components.core.placement import Placement, gpu_placement
 from components.core.quantity import cpu_millicores, memory_mib
 from components.core.sizing import (
@@ -25,6 +26,7 @@ from components.core.sizing import (
     size_for,
     why_not,
 )
+from infra.config.images import ecr_registry
 from infra.config.stack import StackConfig
 from infra.config.workloads import ModelConfig
 
@@ -33,6 +35,12 @@ class SizingError(ValueError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(message)
+
+
+def pulled(cfg: StackConfig, image: str) -> str:
+    """`image` as the nodes pull it: through the stack's pull-through cache when it has one."""
+    arn = cfg.images.docker_hub_cache_credential_arn
+    return image if arn is None else through_cache(image, ecr_registry(arn))
 
 
 def architecture_of(model: ModelConfig) -> Architecture:
@@ -115,7 +123,51 @@ def capacity_inputs(
     models, quotas, pools = _capacity_inputs(cfg)
     surging = _surging(cfg, models, quotas, pools)
     owner = _track_owners(cfg)
-    return [replace(m, surge=owner[m.name] in surging) for m in models], quotas, pools
+    tracks = [replace(m, surge=owner[m.name] in surging) for m in models]
+    return tracks + _headroom_demand(cfg, models), quotas, pools
+
+
+HEADROOM_TENANT = "gpu-headroom"
+"""Placeholders sit outside every tenant (and its quota): components/gpu_headroom.py."""
+
+
+def headroom_shape(cfg: StackConfig, pool: str) -> tuple[str, ModelDemand] | None:
+    """The largest replica on `pool` (the model it belongs to, and its demand): what one
+    placeholder holds, so any of the pool's replicas fits where it was. None: no model."""
+    return _largest_replicas(cfg).get(pool)
+
+
+def _largest_replicas(cfg: StackConfig) -> dict[str, tuple[str, ModelDemand]]:
+    models, _, _ = _capacity_inputs(cfg)
+    owner = _track_owners(cfg)
+    largest: dict[str, tuple[str, ModelDemand]] = {}
+    for m in models:
+        key = (m.gpus_per_replica, m.cpu_millicores, m.memory_mib)
+        best = largest.get(m.pool)
+        if best is None or key > (best[1].gpus_per_replica, best[1].cpu_millicores, best[1].memory_mib):
+            largest[m.pool] = (owner[m.name], m)
+    return largest
+
+
+def _headroom_demand(cfg: StackConfig, models: list[ModelDemand]) -> list[ModelDemand]:
+    """Placeholders count at minimum scale (they hold nodes, and cost them) and not at maximum:
+    there, real replicas have preempted them."""
+    largest = _largest_replicas(cfg)
+    return [
+        ModelDemand(
+            f"{pool}-headroom",
+            HEADROOM_TENANT,
+            pool,
+            largest[pool][1].gpus_per_replica,
+            p.headroom,
+            0,
+            False,
+            largest[pool][1].cpu_millicores,
+            largest[pool][1].memory_mib,
+        )
+        for pool, p in cfg.gpu_pools.items()
+        if p.headroom and pool in largest
+    ]
 
 
 def surging_models(cfg: StackConfig) -> set[str]:

@@ -73,7 +73,9 @@ class PrometheusConfig(Model):
     volume_gib: Annotated[int, Field(ge=10, le=16384, alias="volumeGiB")] = 100
     """Size of Prometheus's gp3 volume; retention by size stops at 90% of it."""
     scrape_interval_seconds: Annotated[int, Field(ge=5, le=300)] = 15
-    """How often vLLM and DCGM metrics are scraped; also the resolution of the autoscaler's view."""
+    """How often cluster and DCGM metrics are scraped."""
+    serving_scrape_interval_seconds: Annotated[int, Field(ge=1, le=60)] = 5
+    """How often the serving pods are scraped, and KEDA polls their queue: the first terms of the time a traffic spike waits for a new replica (docs/performance.md)."""
 
 
 class LogsConfig(Model):

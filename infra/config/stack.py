@@ -9,6 +9,7 @@ from pydantic import Field
 from infra.config.base import DnsLabel, Model
 from infra.config.charts import ChartName, ChartRepository, ChartSourceConfig, GatewayApiCrdsSource
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
+from infra.config.images import ImagesConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.workloads import IngressConfig, ModelConfig, StorageConfig, TenantConfig
 
@@ -38,6 +39,8 @@ class StackConfig(Model):
     """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy, karpenter): a mirror (repository) or a local chart (path). The pinned version stays."""
     gateway_api_crds: GatewayApiCrdsSource | None = None
     """Where the pinned Gateway API CRDs (standard-install.yaml of the release in components/versions.py) come from instead of their GitHub release: an https:// mirror or a local file (absolute or relative to the project directory). It must be that release's file. Default: the GitHub release."""
+    images: ImagesConfig = ImagesConfig()
+    """Where nodes pull images from."""
     protect: bool = False
     """Protect stateful resources (EKS cluster, KMS keys, log groups) from deletion, and keep them in AWS when they leave the program. Turn on for prod."""
 

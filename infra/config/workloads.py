@@ -216,6 +216,8 @@ class ModelConfig(Model):
     """A second Deployment taking `weight` percent of requests. Promote by copying its settings to the model and removing it; roll back by removing it."""
     source: ModelSource
     """Where the weights come from; exactly one of huggingFace or s3."""
+    shared_compile_cache: bool = True
+    """Keep torch.compile and CUDA-graph artefacts on a shared EFS volume, so only the first replica of a vLLM release compiles (docs/performance.md)."""
     weights: Literal["efs", "s3Stream"] = "efs"
     """How weights reach the GPUs: from the shared EFS volume (filled by a sync job), or streamed straight from S3 by vLLM's Run:ai streamer (needs an s3 source; no volume, no job)."""
 

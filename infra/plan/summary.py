@@ -22,8 +22,9 @@ from components.gpu_node_pool import ROOT_VOLUME_IOPS, ROOT_VOLUME_MIBPS
 from components.logs import LOKI_VOLUME_GIB
 from components.monitoring import ALERTMANAGER_VOLUME_GIB
 from infra.config import StackConfig
-from infra.config.derived import capacity_inputs, sizing_of
+from infra.config.derived import HEADROOM_TENANT, capacity_inputs, sizing_of
 from infra.plan.mocks import Registration
+from infra.plan.time_to_serve import time_to_serve_table
 
 
 def node_pools(cfg: StackConfig) -> list[NodePoolShape]:
@@ -163,6 +164,10 @@ def render_summary(cfg: StackConfig, stack: str, registrations: list[Registratio
     lines += _tenant_table(cfg)
     lines += ["", "## Models", ""]
     lines += _model_table(cfg)
+    lines += ["", "## Time to serve a traffic spike", ""]
+    lines += time_to_serve_table(cfg)
+    lines += ["", "### What the headroom costs", ""]
+    lines += _headroom_table(cfg)
     lines += ["", f"## Hourly cost (on-demand prices, {cfg.aws.region})", ""]
     lines += _cost_table(cfg)
     lines += ["", f"## Monthly estimate ({HOURS_PER_MONTH} hours, on-demand prices, {cfg.aws.region})", ""]
@@ -301,3 +306,24 @@ def _monthly_table(cfg: StackConfig) -> list[str]:
     rows.append(f"| **total** | **${low:,.0f}/month** | **${high:,.0f}/month** |")
     rows += ["", f"Not included: {EXCLUDED}."]
     return rows
+
+
+def _headroom_table(cfg: StackConfig) -> list[str]:
+    """Nodes each pool's placeholders add at minimum scale, and their price (part of the
+    pool's minimum in the cost tables below)."""
+    models, _, supplies = capacity_inputs(cfg)
+    real = [m for m in models if m.tenant != HEADROOM_TENANT]
+    lines = [
+        "| pool | placeholders | GPUs held | nodes added at minimum | per month |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for shape in node_pools(cfg)[1:]:
+        held = [m for m in models if m.tenant == HEADROOM_TENANT and m.pool == shape.name]
+        if not held or cfg.gpu_pools[shape.name].kind != "karpenter":
+            continue
+        added = steady_nodes(supplies[shape.name], models) - steady_nodes(supplies[shape.name], real)
+        monthly = added * (shape.node_hourly_usd * HOURS_PER_MONTH + shape.root_volume.monthly_usd)
+        lines.append(
+            f"| {shape.name} | {held[0].min_replicas} | {held[0].min_gpus} | {added} | ${monthly:,.0f} |"
+        )
+    return lines if len(lines) > 2 else ["No pool keeps headroom."]

@@ -23,6 +23,8 @@ CACHE = "/cache"
 """Where the writable cache volume is mounted; the root filesystem is read-only."""
 PRE_STOP_SECONDS = 20  # endpoints and the load balancer stop sending before the server is told to stop
 SHUTDOWN_TIMEOUT_SECONDS = 120  # in-flight generations get this long to finish
+COMPILE_CACHE = "/compile-cache"
+"""Where the model's shared compile cache is mounted, when it has one."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,15 @@ class Track:
     """Secret holding the API key clients send (key "key")."""
     resources: PodResources
     parent: pulumi.Resource
+    compile_cache_claim: pulumi.Input[str] | None = None
+    """The model's shared compile-cache volume claim, if it has one."""
+
+    def compile_cache_dir(self) -> str | None:
+        """Where this track's compile artefacts go on the shared volume: one directory per image,
+        so a canary on another release never reads artefacts of a different torch or vLLM."""
+        if self.compile_cache_claim is None:
+            return None
+        return f"{COMPILE_CACHE}/{self.image.rsplit(':', 1)[-1]}"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class VllmRuntime:
     def pod(self, track: Track) -> PodParts:
         serve, args = track.serve, track.args
         container_args = pulumi.Output.from_input(track.model).apply(lambda uri: serve_args(uri, serve))
+        compiled = track.compile_cache_dir() or CACHE
         env: list[dict[str, Any]] = [
             {
                 "name": API_KEY_ENV,
@@ -47,10 +48,12 @@ class VllmRuntime:
             # The root filesystem is read-only: every cache goes to a volume.
             {"name": "HOME", "value": f"{CACHE}/home"},
             {"name": "HF_HOME", "value": f"{CACHE}/huggingface"},
-            {"name": "VLLM_CACHE_ROOT", "value": f"{CACHE}/vllm"},
+            # torch.compile, Inductor and Triton kernels: on the model's shared volume when it has
+            # one, so only the first replica of a release compiles; else on the pod's own cache.
+            {"name": "VLLM_CACHE_ROOT", "value": f"{compiled}/vllm"},
             {"name": "XDG_CACHE_HOME", "value": f"{CACHE}/xdg"},
-            {"name": "TRITON_CACHE_DIR", "value": f"{CACHE}/triton"},
-            {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{CACHE}/inductor"},
+            {"name": "TRITON_CACHE_DIR", "value": f"{compiled}/triton"},
+            {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{compiled}/inductor"},
             # Libraries that ask for the user name must not fail on a user without a passwd entry.
             {"name": "USER", "value": "vllm"},
             # Weights are on the volume or in S3; never reach out to the Hub at serve time.
