@@ -1,6 +1,7 @@
 """llm-platform's component library: import these into any Pulumi Python stack."""
 
 from components._k8s import ChartSourceArgs
+from components.ai_gateway import AiGateway, AiGatewayArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
@@ -10,6 +11,7 @@ from components.inference_service import InferenceService, InferenceServiceArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.keda import Keda, KedaArgs
 from components.logs import Logs, LogsArgs
+from components.model_gateway import ModelGateway, ModelGatewayArgs
 from components.model_store import ModelStore, ModelStoreArgs
 from components.model_weights import ModelWeights, ModelWeightsArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -17,6 +19,8 @@ from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs
 
 __all__ = [
+    "AiGateway",
+    "AiGatewayArgs",
     "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",
@@ -34,6 +38,8 @@ __all__ = [
     "KedaArgs",
     "Logs",
     "LogsArgs",
+    "ModelGateway",
+    "ModelGatewayArgs",
     "ModelStore",
     "ModelStoreArgs",
     "ModelWeights",

@@ -22,6 +22,7 @@ from pulumi.provider.experimental.analyzer import ComponentDefinition
 from pulumi.provider.experimental.component import ComponentProvider
 
 from components import (
+    AiGateway,
     Cluster,
     GpuNodePool,
     GpuRuntime,
@@ -30,6 +31,7 @@ from components import (
     IngressGateway,
     Keda,
     Logs,
+    ModelGateway,
     ModelStore,
     ModelWeights,
     Monitoring,
@@ -50,6 +52,8 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     Keda,
     IngressGateway,
     InferenceService,
+    AiGateway,
+    ModelGateway,
     Monitoring,
     GpuTelemetry,
     Logs,

@@ -167,8 +167,9 @@ class InferenceServiceArgs(TypedDict, total=False):
     """Where KEDA reads the metrics."""
     keda_release: Required[pulumi.Input[str]]
     """Keda.release_name: ScaledObjects wait for the release that installs their CRD."""
-    route: Required[RouteArgs]
-    """The Gateway to attach to and the hostname to answer on."""
+    route: RouteArgs
+    """The ALB Gateway to attach to and the hostname to answer on. Absent: the model is reached
+    only through the AI gateway (components/model_gateway.py routes to `tracks`)."""
     canary: CanaryArgs
     """A second track (another image, revision or settings) that gets a share of requests."""
     monitoring_release: pulumi.Input[str]
@@ -194,7 +195,7 @@ class InferenceService(pulumi.ComponentResource):
     hostname: pulumi.Output[str]
     """The hostname the model answers on through the gateway."""
     route_name: pulumi.Output[str]
-    """The HTTPRoute (in the tenant namespace) that attaches the model to the gateway."""
+    """The HTTPRoute (in the tenant namespace) that attaches the model to the ALB ("" behind the AI gateway)."""
 
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -233,13 +234,20 @@ class InferenceService(pulumi.ComponentResource):
                 model=canary.get("model"),
             )
             backends = [(stable, 100 - canary["weight"]), (track, canary["weight"])]
-        route = self._route(name, namespace, args["route"], backends)
         if "monitoring_release" in args:
             self._pod_monitor(name, namespace, serve.served_model_name, args)
 
         self.service_name = pulumi.Output.from_input(name)
-        self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
-        self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        # (Service, weight percent) of each track: what the AI gateway's route splits over. A plain
+        # attribute, not an output: the names and weights are known when the program runs.
+        self.tracks: list[tuple[str, int]] = backends
+        if "route" in args:
+            route = self._route(name, namespace, args["route"], backends)
+            self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
+            self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        else:  # behind the AI gateway: no route of its own on the ALB
+            self.hostname = pulumi.Output.from_input("")
+            self.route_name = pulumi.Output.from_input("")
         self.register_outputs(
             {"service_name": self.service_name, "hostname": self.hostname, "route_name": self.route_name}
         )
@@ -302,14 +310,8 @@ class InferenceService(pulumi.ComponentResource):
             },
             opts=in_ns,
         )
-        k8s.apiextensions.CustomResource(
-            f"{name}-target-group",
-            api_version="gateway.k8s.aws/v1",
-            kind="TargetGroupConfiguration",
-            metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(args["route"]["gateway_name"])),
-            spec=target_group_spec(name),
-            opts=in_ns,
-        )
+        if "route" in args:  # the ALB targets the pods only when it routes to them itself
+            self._target_group(name, namespace, pod_labels, args["route"])
         k8s.policy.v1.PodDisruptionBudget(
             name,
             metadata=_k8s.meta(name, namespace, pod_labels),
@@ -337,6 +339,18 @@ class InferenceService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         return name
+
+    def _target_group(
+        self, name: str, namespace: pulumi.Input[str], pod_labels: dict[str, str], route: RouteArgs
+    ) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-target-group",
+            api_version="gateway.k8s.aws/v1",
+            kind="TargetGroupConfiguration",
+            metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(route["gateway_name"])),
+            spec=target_group_spec(name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _deployment_spec(
         self,

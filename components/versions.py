@@ -78,6 +78,17 @@ DCGM_EXPORTER = HelmChart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dc
 LOKI = HelmChart("loki", "18.11.0", "https://grafana-community.github.io/helm-charts")
 ALLOY = HelmChart("alloy", "1.11.1", "https://grafana.github.io/helm-charts")
 
+# The AI gateway (issue 14). The charts are published as OCI artifacts; in git their Chart.yaml
+# says v0.0.0-latest and the release workflow stamps the tag (../shared/upstream/MANIFEST.md
+# items 11 and 12), so tests/test_versions.py knows these charts under their upstream folders.
+ENVOY_GATEWAY = HelmChart("gateway-helm", "v1.9.0", "oci://docker.io/envoyproxy")
+AI_GATEWAY = HelmChart("ai-gateway-helm", "v1.1.0", "oci://docker.io/envoyproxy")
+# Only the AI gateway's CRDs (plain CRDs, no values); the same release as AI_GATEWAY.
+AI_GATEWAY_CRDS = HelmChart("ai-gateway-crds-helm", "v1.1.0", "oci://docker.io/envoyproxy")
+# The token budgets' counters: no persistence (a lost counter resets a budget window early).
+REDIS_IMAGE = "docker.io/library/redis:7.4.2-alpine"
+REDIS_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.67.0"
+
 HELM_CHARTS = (
     NVIDIA_DEVICE_PLUGIN,
     KEDA,
@@ -86,7 +97,13 @@ HELM_CHARTS = (
     DCGM_EXPORTER,
     LOKI,
     ALLOY,
+    ENVOY_GATEWAY,
+    AI_GATEWAY,
+    AI_GATEWAY_CRDS,
 )
+
+UPSTREAM_CHART_DIRS = {ENVOY_GATEWAY.name: "envoy-gateway", AI_GATEWAY.name: "ai-gateway"}
+"""Charts whose pinned files under ../shared/upstream/charts/ sit in a folder of another name."""
 
 # The controller needs every standard Gateway API CRD (GRPCRoute included) before it starts,
 # and is built for Gateway API v1.6; these are the CRDs of ../shared/upstream/crds.

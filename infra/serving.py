@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import InferenceService, IngressGateway, Keda
+from components import AiGateway, InferenceService, IngressGateway, Keda
 from components.core.sizing import startup_budget_seconds
 from components.inference_service import (
     AutoscalingArgs,
@@ -22,6 +22,7 @@ from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.derived import resources_of, sizing_of
 from infra.config.workloads import AutoscalingConfig, ModelConfig
+from infra.gateway import build_ai_gateway
 from infra.observability import Observability
 from infra.workloads import Workloads
 
@@ -31,6 +32,7 @@ class Serving:
     keda: Keda | None
     gateway: IngressGateway | None
     services: dict[str, InferenceService]
+    ai_gateway: AiGateway | None = None
 
 
 def build_serving(
@@ -64,7 +66,8 @@ def build_serving(
         )
         for name in cfg.models
     }
-    return Serving(keda, gateway, services)
+    ai_gateway = build_ai_gateway(cfg, cloud, workloads, observability, gateway, services)
+    return Serving(keda, gateway, services, ai_gateway)
 
 
 def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingArgs:
@@ -130,12 +133,13 @@ def _service_args(
         monitoring_release=observability.monitoring.release_name,
         scrape_interval_seconds=cfg.monitoring.prometheus.scrape_interval_seconds,
         keda_release=keda.release_name,
-        route={
+    )
+    if cfg.gateway is None:  # the ALB routes to the model itself; else the AI gateway does
+        args["route"] = {
             "gateway_name": gateway.gateway_name,
             "gateway_namespace": gateway.gateway_namespace,
             "hostname": f"{name}.{cfg.ingress.domain}",
-        },
-    )
+        }
     if weights.claim_name is not None:
         args["claim_name"] = weights.claim_name
     canary = model.canary

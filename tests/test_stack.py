@@ -104,13 +104,28 @@ def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_
         )
 
 
+def alb(gateway: Registration) -> bool:
+    """The ALB's Gateway (the AI gateway's own Gateway has no AWS parameters)."""
+    return "infrastructure" in props(gateway)["spec"]
+
+
+def serving(stack_graph: Graph) -> list[Registration]:
+    """vLLM's Deployments (the AI gateway's Redis runs on the system nodes)."""
+    return [
+        d
+        for d in stack_graph.of_type("apps/v1:Deployment")
+        if props(d)["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == "inference"
+    ]
+
+
 def test_every_gpu_pod_selects_a_pool_and_tolerates_its_taint(stack_graph: Graph) -> None:
     pools = {
         g.props["labels"]["llm-platform.io/pool"]: props(g)
         for g in stack_graph.of_type("eks/nodeGroup:NodeGroup")
         if g.props["amiType"].endswith("NVIDIA")
     }
-    deployments = stack_graph.of_type("apps/v1:Deployment")
+    deployments = serving(stack_graph)
     assert deployments
     for d in deployments:
         pod = props(d)["spec"]["template"]["spec"]
@@ -130,8 +145,7 @@ def test_each_deployment_has_exactly_one_scaler_after_keda(stack_graph: Graph) -
         for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject")
     ]
     deployments = [
-        (props(d)["metadata"]["namespace"], props(d)["metadata"]["name"])
-        for d in stack_graph.of_type("apps/v1:Deployment")
+        (props(d)["metadata"]["namespace"], props(d)["metadata"]["name"]) for d in serving(stack_graph)
     ]
     assert sorted(targets) == sorted(deployments)
     for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject"):
@@ -139,11 +153,11 @@ def test_each_deployment_has_exactly_one_scaler_after_keda(stack_graph: Graph) -
 
 
 def test_serving_waits_for_weights_and_routes_wait_for_the_gateway(stack_graph: Graph) -> None:
-    gateway = next(r for r in stack_graph if r.props.get("kind") == "Gateway")
+    gateway = next(r for r in stack_graph if r.props.get("kind") == "Gateway" and alb(r))
     for route in stack_graph.of_type("gateway.networking.k8s.io/v1:HTTPRoute"):
         assert stack_graph.depends_on(route, gateway)
     jobs = {props(j)["metadata"]["name"]: j for j in stack_graph.of_type("batch/v1:Job")}
-    for d in stack_graph.of_type("apps/v1:Deployment"):
+    for d in serving(stack_graph):
         weights = props(d)["spec"]["template"]["metadata"]["annotations"]["llm-platform.io/weights"]
         if weights in jobs:
             assert stack_graph.depends_on(d, jobs[weights]), d.name
@@ -158,17 +172,24 @@ def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
     }
     pools = {
         props(d)["spec"]["template"]["spec"]["nodeSelector"]["llm-platform.io/pool"]
-        for d in stack_graph.of_type("apps/v1:Deployment")
+        for d in serving(stack_graph)
     }
     if stack_name == "dev":
         assert list(routes) == ["qwen-7b"]
         scaled = props(stack_graph.one("keda.sh/v1alpha1:ScaledObject"))["spec"]
         assert scaled["minReplicaCount"] == 0  # dev scales to zero outside working hours
     else:
-        assert set(routes) == {"llama-8b", "llama-70b"}
+        # prod serves through the AI gateway: the ALB's one route goes to the proxies, and each
+        # model's AIGatewayRoute keeps the canary split.
+        assert set(routes) == {"ai-gateway"}
+        ai_routes = {
+            props(r)["metadata"]["name"]: props(r)["spec"]
+            for r in stack_graph.of_type("aigateway.envoyproxy.io/v1beta1:AIGatewayRoute")
+        }
+        assert set(ai_routes) == {"llama-8b", "llama-70b"}
         assert pools == {"l40s", "h100"}
-        weights = [b["weight"] for b in routes["llama-8b"]["rules"][0]["backendRefs"]]
-        assert weights == [90, 10]
+        backends = ai_routes["llama-8b"]["rules"][0]["backendRefs"]
+        assert [(b["name"], b["weight"]) for b in backends] == [("llama-8b", 90), ("llama-8b-canary", 10)]
 
 
 def test_monitors_wait_for_their_crds_and_serving_never_waits_for_monitoring(stack_graph: Graph) -> None:
@@ -190,7 +211,7 @@ def test_every_serving_deployment_is_scraped_as_vllm(stack_graph: Graph) -> None
         props(m)["metadata"]["name"]: props(m)["spec"]
         for m in stack_graph.of_type("monitoring.coreos.com/v1:PodMonitor")
     }
-    for deployment in stack_graph.of_type("apps/v1:Deployment"):
+    for deployment in serving(stack_graph):
         pod_labels = props(deployment)["spec"]["template"]["metadata"]["labels"]
         monitor = monitors[pod_labels["app.kubernetes.io/name"]]
         assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
@@ -224,7 +245,7 @@ def test_an_alb_with_deletion_protection_belongs_to_a_protected_gateway(
     stack_graph: Graph, stack_name: str
 ) -> None:
     configs = [r for r in stack_graph if r.props.get("kind") == "LoadBalancerConfiguration"]
-    gateways = [r for r in stack_graph if r.props.get("kind") == "Gateway"]
+    gateways = [r for r in stack_graph if r.props.get("kind") == "Gateway" and alb(r)]
     assert configs and gateways
     for config in configs:
         attributes = {a["key"]: a["value"] for a in props(config)["spec"]["loadBalancerAttributes"]}

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr
 
 from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
+from infra.config.gateway import ClientConfig
 
 _CPU = r"\d+(\.\d+)?|\d+m"
 _MEMORY = r"\d+(Ki|Mi|Gi|Ti)"
@@ -70,6 +71,8 @@ class TenantConfig(Model):
     """What the namespace may use in total."""
     container_defaults: ContainerDefaults = ContainerDefaults()
     """Requests and limits of containers that set none (a LimitRange)."""
+    clients: dict[DnsLabel, ClientConfig] = {}
+    """API clients of the tenant's models by client id (needs llm-platform:gateway): each has its own key, the models it may call and its token budget on each. The id is what the gateway's records and usage metrics name."""
 
 
 class HuggingFaceSource(Model):
