@@ -62,6 +62,9 @@ def _backend(service: str, port: int, namespace: str) -> dict[str, Any]:
 
 
 class ModelGateway(pulumi.ComponentResource):
+    """One model behind the AI gateway: its AIGatewayRoute (the canary split), the keys of the
+    clients allowed to call it, their token budgets, and vLLM's own key added upstream."""
+
     route_name: pulumi.Output[str]
     """The AIGatewayRoute (and the HTTPRoute the AI gateway makes of it)."""
 

@@ -81,3 +81,12 @@ LogRetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 ]  # fmt: skip
+
+
+def cidr_text(value: Any) -> Any:
+    """A CIDR is written as text: ipaddress would take a number (or true/false) as an address."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, (bool, int, float)):
+            raise ValueError(f"{v!r} is not a CIDR such as 10.0.0.0/16 (write it as text)")
+    return value

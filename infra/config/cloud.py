@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from infra.config.base import (
     AccountId,
@@ -16,6 +16,7 @@ from infra.config.base import (
     Region,
     SubnetId,
     VpcId,
+    cidr_text,
 )
 
 
@@ -42,6 +43,7 @@ class NetworkConfig(Model):
     """Availability zones to spread subnets and nodes over (2 or 3), e.g. [us-east-1a, us-east-1b]. GPU capacity differs per zone: list the zones your GPU instance types are offered in."""
     vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
     """CIDR of the new VPC, /16 to /20; each zone gets a private quarter of it for nodes and pods."""
+    _cidr_is_text = field_validator("vpc_cidr", mode="before")(cidr_text)
     nat_gateways: Literal["single", "perZone"] = "single"
     """One NAT gateway shared by all zones (cheaper, one zone's outage cuts egress) or one per zone (prod)."""
     flow_log_retention_days: LogRetentionDays = 30
@@ -53,6 +55,7 @@ class NetworkConfig(Model):
 class EndpointConfig(Model):
     public_access_cidrs: list[IPv4Network] = []
     """CIDRs allowed to reach the Kubernetes API over the internet (office, VPN, CI runners). Empty: the endpoint is private and reachable only from inside the VPC."""
+    _cidrs_are_text = field_validator("public_access_cidrs", mode="before")(cidr_text)
 
 
 class SystemNodesConfig(Model):

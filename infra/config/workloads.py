@@ -5,9 +5,9 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
+from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, cidr_text, matching, pattern
 from infra.config.gateway import ClientConfig
 
 _CPU = r"\d+(\.\d+)?|\d+m"
@@ -232,6 +232,7 @@ class IngressConfig(Model):
     """ACM certificate for *.<domain>, in the stack's region."""
     allowed_cidrs: list[IPv4Network] = [IPv4Network("0.0.0.0/0")]
     """Who may reach the load balancer."""
+    _cidrs_are_text = field_validator("allowed_cidrs", mode="before")(cidr_text)
     rate_limit_per_five_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
     """Requests one client address may send in five minutes before AWS WAF blocks it."""
     access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
