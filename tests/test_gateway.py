@@ -193,3 +193,21 @@ def test_dev_without_a_gateway_keeps_the_alb_routing_to_the_model(planned: Calla
     assert "AIGatewayRoute" not in kinds and "EnvoyProxy" not in kinds
     outputs = json.loads((planned("dev") / "outputs.json").read_text())
     assert outputs["models"]["qwen-7b"]["route"].endswith("/qwen-7b")
+
+
+def test_summary_shows_each_tenants_gpu_bill_and_its_clients_budgets(planned: Callable[[str], Path]) -> None:
+    from infra.config import load_stack_config
+    from infra.plan.summary import HOURS_PER_MONTH, gpu_hour_usd, showback_table
+    from tests.test_config import prod as prod_sections
+
+    cfg = load_stack_config(prod_sections(), PROD_SECRETS)
+    rows = {r.split(" | ")[0].strip("| "): r for r in showback_table(cfg)[2:]}
+    # llama-70b: 4 H100 per replica, 1..4 replicas, at the h100 pool's GPU-hour price.
+    price = gpu_hour_usd(cfg, "h100")
+    assert price > 0
+    assert f"${4 * price * HOURS_PER_MONTH:,.0f} | ${16 * price * HOURS_PER_MONTH:,.0f} |" in rows["research"]
+    assert " 3..5 " in rows["search"]  # 2..4 replicas and a canary of one GPU each
+    summary = (planned("prod") / "summary.md").read_text()
+    assert "## Monthly showback per tenant" in summary
+    assert "| search | search-web | llama-8b | 200,000 | 100,000,000 |" in summary
+    assert "| research | research-eval | llama-70b | unlimited | unlimited |" in summary
