@@ -2,6 +2,7 @@
 
 from components._k8s import ChartSourceArgs
 from components.ai_gateway import AiGateway, AiGatewayArgs
+from components.audit_log import AuditLog, AuditLogArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
@@ -21,6 +22,8 @@ from components.tenant import Tenant, TenantArgs
 __all__ = [
     "AiGateway",
     "AiGatewayArgs",
+    "AuditLog",
+    "AuditLogArgs",
     "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",

@@ -15,8 +15,8 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components._redis import REDIS_PORT, redis
 from components.cluster import SYSTEM_POOL
+from components.core import audit, labels
 from components.core import gateway as gw
-from components.core import labels
 from components.core.placement import POOL_LABEL
 from components.core.vllm import PUBLIC_PATH_PREFIXES
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY
@@ -144,7 +144,9 @@ def envoy_proxy_spec(replicas: int) -> dict[str, Any]:
                 "envoyPDB": {"minAvailable": 1},
                 "envoyService": {"name": gw.PROXY_SERVICE, "type": "ClusterIP"},
             },
-        }
+        },
+        # One audit record per request on stdout; the log agents ship it (components/core/audit.py).
+        "telemetry": audit.access_log_telemetry(),
     }
 
 

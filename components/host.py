@@ -23,6 +23,7 @@ from pulumi.provider.experimental.component import ComponentProvider
 
 from components import (
     AiGateway,
+    AuditLog,
     Cluster,
     GpuNodePool,
     GpuRuntime,
@@ -54,6 +55,7 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     InferenceService,
     AiGateway,
     ModelGateway,
+    AuditLog,
     Monitoring,
     GpuTelemetry,
     Logs,

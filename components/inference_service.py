@@ -117,6 +117,8 @@ class ServeArgs(TypedDict, total=False):
     """Time in-flight requests get to finish on SIGTERM (default 120)."""
     otlp_traces_endpoint: str
     """OTLP endpoint to send request traces to."""
+    log_requests: bool
+    """Log prompts and responses (the audit of request bodies a tenant opted into)."""
 
 
 class PodResourcesArgs(TypedDict):

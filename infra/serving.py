@@ -115,6 +115,8 @@ def _service_args(
         serve["load_format"] = weights.load_format
     if cfg.monitoring.otlp_traces_endpoint is not None:
         serve["otlp_traces_endpoint"] = cfg.monitoring.otlp_traces_endpoint
+    if cfg.gateway is not None and cfg.tenants[model.tenant].audit_bodies:
+        serve["log_requests"] = True
     args = InferenceServiceArgs(
         namespace=workloads.tenants[model.tenant].namespace,
         placement=cloud.pools[model.pool].placement,

@@ -50,6 +50,8 @@ class ServeSettings:
     load_format: str | None = None
     shutdown_timeout_seconds: int = 120
     otlp_traces_endpoint: str | None = None
+    log_requests: bool = False
+    """Log each request's prompt and each response (the tenant's audit of bodies, opt-in)."""
 
 
 def serve_args(model: str, s: ServeSettings) -> list[str]:
@@ -77,6 +79,8 @@ def serve_args(model: str, s: ServeSettings) -> list[str]:
         args += ["--load-format", s.load_format]
     if s.otlp_traces_endpoint:
         args += ["--otlp-traces-endpoint", s.otlp_traces_endpoint]
+    if s.log_requests:
+        args += ["--enable-log-requests", "--enable-log-outputs"]
     return args
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
-from infra.config.base import DnsLabel, Model
+from infra.config.base import DnsLabel, Model, PrincipalArn
 
 
 class ModelBudget(Model):
@@ -23,9 +23,18 @@ class ClientConfig(Model):
     """The tenant's models this client may call, each with its token budget (`{}`: no budget)."""
 
 
+class AuditConfig(Model):
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days every request record stays locked in the audit bucket (S3 Object Lock, compliance mode: nobody, the account root included, can delete or change a record earlier; it cannot be shortened later), then expires."""
+    auditor_principal_arns: Annotated[list[PrincipalArn], Field(min_length=1)]
+    """IAM roles or users that may assume the auditor role (with MFA): the only principals that can read the records."""
+
+
 class GatewayConfig(Model):
     replicas: Annotated[int, Field(ge=2, le=20)] = 2
     """Envoy proxy replicas (on the system nodes, spread over zones, a PodDisruptionBudget keeps one up)."""
+    audit: AuditConfig
+    """The record of every request (time, client, tenant, model and revision, status, tokens, latency) in a locked, KMS-encrypted S3 bucket only an auditor role reads. Needs monitoring.logs.enabled (the log agents ship the records)."""
 
 
 MIN_KEY_LENGTH = 32

@@ -11,6 +11,17 @@ from infra.plan.secrets import REDACTED
 
 
 def check_gateway(cfg: StackConfig) -> Iterator[Problem]:
+    if cfg.gateway is not None and (cfg.monitoring is None or not cfg.monitoring.logs.enabled):
+        yield Problem(
+            "gateway.audit",
+            "the log agents ship the request records to the audit bucket: set monitoring.logs.enabled: true",
+        )
+    for tenant_name, tenant in cfg.tenants.items():
+        if tenant.audit_bodies and cfg.gateway is None:
+            yield Problem(
+                f"tenants.{tenant_name}.auditBodies",
+                "bodies are kept in the AI gateway's audit: set llm-platform:gateway (with audit)",
+            )
     keys: dict[str, str] = {
         model.api_key.get_secret_value(): f"models.{name}.apiKey"
         for name, model in cfg.models.items()
