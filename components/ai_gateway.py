@@ -17,11 +17,35 @@ from components._redis import REDIS_PORT, redis
 from components.cluster import SYSTEM_POOL
 from components.core import audit, labels
 from components.core import gateway as gw
+from components.core import gateway_dashboard as usage_dashboard
+from components.core.gateway_alerts import PROXY_JOB, gateway_rule_groups
 from components.core.placement import POOL_LABEL
 from components.core.vllm import PUBLIC_PATH_PREFIXES
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY
 
 ON_SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
+
+
+class ModelCostArgs(TypedDict):
+    """Where a model's pods run, and what one of their GPUs costs an hour (on-demand)."""
+
+    tenant: str
+    """Tenant owning the model."""
+    namespace: str
+    """Namespace of its pods."""
+    model: str
+    """Model name (its pods are <model>-...)."""
+    gpu_hour_usd: float
+    """Price of one GPU of its pool for an hour."""
+
+
+class UsageArgs(TypedDict):
+    """What the per-tenant usage dashboard needs to know."""
+
+    tenants: dict[str, list[str]]
+    """Client ids by tenant."""
+    models: list[ModelCostArgs]
+    """Every model with its GPU-hour price."""
 
 
 class AiGatewayArgs(TypedDict, total=False):
@@ -34,7 +58,10 @@ class AiGatewayArgs(TypedDict, total=False):
     replicas: int
     """Envoy proxy replicas (default 2)."""
     monitoring_release: pulumi.Input[str]
-    """Monitoring.release_name (installs the ServiceMonitor CRD); absent: Redis is not scraped."""
+    """Monitoring.release_name (installs the monitor and rule CRDs); absent: the gateway is not
+    scraped, and gets no alert rules and no dashboard."""
+    usage: UsageArgs
+    """Who belongs to which tenant and what GPUs cost, for the usage dashboard."""
     envoy_gateway_chart_source: _k8s.ChartSourceArgs
     """Where the gateway-helm chart comes from (default: its public OCI repository)."""
     ai_gateway_chart_source: _k8s.ChartSourceArgs
@@ -118,6 +145,8 @@ def ai_gateway_values() -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": gw.AI_CONTROLLER_SERVICE}
     return {
         "controller": {
+            # gen_ai_* metrics carry the caller (API-key auth's client id) as a label.
+            "metricsRequestHeaderAttributes": f"{gw.CLIENT_ID_HEADER}:{usage_dashboard.CLIENT_ATTRIBUTE}",
             "replicaCount": 2,
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
             "nodeSelector": ON_SYSTEM_NODES,
@@ -277,12 +306,66 @@ class AiGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_class]),
         )
         self._alb_route(name, eg_ns, args, gateway)
+        if "monitoring_release" in args:
+            self._monitoring(name, eg_ns, args, args["monitoring_release"])
 
         self.gateway_namespace = gateway.metadata.apply(lambda m: str(m["namespace"]))
         self.release_name = installed
         self.register_outputs(
             {"gateway_namespace": self.gateway_namespace, "release_name": self.release_name}
         )
+
+    def _monitoring(
+        self, name: str, namespace: pulumi.Output[str], args: AiGatewayArgs, release: pulumi.Input[str]
+    ) -> None:
+        """The proxies scraped (Envoy's stats, and the AI gateway's gen_ai_* metrics from its
+        sidecar), the gateway's alert rules, and the usage dashboard."""
+        opts = pulumi.ResourceOptions(parent=self)
+        k8s.apiextensions.CustomResource(
+            f"{name}-proxy-metrics",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=_k8s.meta(gw.GATEWAY_NAME, namespace, dict(labels.PART_OF), _k8s.installed_by(release)),
+            spec={
+                "selector": {"matchLabels": dict(gw.PROXY_POD_LABELS)},
+                "podMetricsEndpoints": [
+                    {
+                        **endpoint,
+                        "relabelings": [
+                            {"action": "replace", "targetLabel": "job", "replacement": PROXY_JOB}
+                        ],
+                    }
+                    for endpoint in (
+                        {"port": "metrics", "path": "/stats/prometheus"},
+                        {"portNumber": gw.EXTPROC_METRICS_PORT, "path": "/metrics"},
+                    )
+                ],
+            },
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=_k8s.meta(gw.GATEWAY_NAME, namespace, dict(labels.PART_OF), _k8s.installed_by(release)),
+            spec={"groups": gateway_rule_groups()},
+            opts=opts,
+        )
+        usage = args.get("usage")
+        if usage is not None:
+            costs = [usage_dashboard.ModelCost(**m) for m in usage["models"]]
+            k8s.core.v1.ConfigMap(
+                f"{name}-usage-dashboard",
+                metadata=_k8s.meta(
+                    "llm-ai-gateway-usage",
+                    labels.MONITORING_NAMESPACE,
+                    {"grafana_dashboard": "1", **labels.PART_OF},
+                ),
+                data={
+                    "llm-ai-gateway-usage.json": usage_dashboard.usage_dashboard_json(usage["tenants"], costs)
+                },
+                opts=opts,
+            )
 
     def _alb_route(
         self, name: str, namespace: pulumi.Output[str], args: AiGatewayArgs, gateway: pulumi.Resource

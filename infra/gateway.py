@@ -13,6 +13,7 @@ from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.observability import Observability
+from infra.plan.summary import gpu_hour_usd
 from infra.workloads import Workloads
 
 
@@ -33,6 +34,18 @@ def build_ai_gateway(
         "hostnames": [f"{name}.{cfg.ingress.domain}" for name in cfg.models],
         "replicas": cfg.gateway.replicas,
         "monitoring_release": observability.monitoring.release_name,
+        "usage": {
+            "tenants": {name: sorted(t.clients) for name, t in cfg.tenants.items()},
+            "models": [
+                {
+                    "tenant": model.tenant,
+                    "namespace": model.tenant,
+                    "model": name,
+                    "gpu_hour_usd": gpu_hour_usd(cfg, model.pool),
+                }
+                for name, model in cfg.models.items()
+            ],
+        },
         "envoy_gateway_chart_source": chart_source(cfg, ENVOY_GATEWAY),
         "ai_gateway_chart_source": chart_source(cfg, AI_GATEWAY),
         "ai_gateway_crds_chart_source": chart_source(cfg, AI_GATEWAY_CRDS),

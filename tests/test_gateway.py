@@ -211,3 +211,28 @@ def test_summary_shows_each_tenants_gpu_bill_and_its_clients_budgets(planned: Ca
     assert "## Monthly showback per tenant" in summary
     assert "| search | search-web | llama-8b | 200,000 | 100,000,000 |" in summary
     assert "| research | research-eval | llama-70b | unlimited | unlimited |" in summary
+
+
+def test_prod_scrapes_the_gateway_alerts_on_it_and_shows_usage_per_tenant(
+    planned: Callable[[str], Path],
+) -> None:
+    out = planned("prod")
+    objs = _manifests(out)
+    (monitor,) = [o for o in objs if o["kind"] == "PodMonitor" and o["metadata"]["name"] == gw.GATEWAY_NAME]
+    assert monitor["spec"]["selector"]["matchLabels"] == gw.PROXY_POD_LABELS
+    ports = {e.get("port") or e.get("portNumber") for e in monitor["spec"]["podMetricsEndpoints"]}
+    assert ports == {"metrics", gw.EXTPROC_METRICS_PORT}
+    (rules,) = [o for o in objs if o["kind"] == "PrometheusRule" and o["metadata"]["name"] == gw.GATEWAY_NAME]
+    alerts = {r["alert"] for g in rules["spec"]["groups"] for r in g["rules"]}
+    assert {"AIGatewayBudgetRejections", "AIGatewayRedisDown"} <= alerts
+    (board,) = [
+        o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "llm-ai-gateway-usage"
+    ]
+    assert (
+        board["metadata"]["namespace"] == "monitoring"
+        and board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    )
+    text = board["data"]["llm-ai-gateway-usage.json"]
+    assert "research-eval|research-notebooks" in text and "search-batch|search-web" in text
+    values = yaml.safe_load((out / "helm" / "aieg.values.yaml").read_text())
+    assert values["controller"]["metricsRequestHeaderAttributes"].startswith(gw.CLIENT_ID_HEADER + ":")
