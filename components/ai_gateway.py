@@ -48,13 +48,25 @@ class UsageArgs(TypedDict):
     """Every model with its GPU-hour price."""
 
 
+class AlbRouteArgs(TypedDict):
+    """The ALB route of one tenant's models, to the gateway's proxies."""
+
+    tenant: str
+    """Tenant name (names the route resource)."""
+    namespace: pulumi.Input[str]
+    """Tenant namespace (Tenant.namespace)."""
+    hostnames: list[str]
+    """Its models' hostnames."""
+
+
 class AiGatewayArgs(TypedDict, total=False):
     alb_gateway_name: Required[pulumi.Input[str]]
     """IngressGateway.gateway_name: the ALB Gateway the proxies are published on."""
     alb_gateway_namespace: Required[pulumi.Input[str]]
     """IngressGateway.gateway_namespace."""
-    hostnames: Required[Sequence[str]]
-    """Hostnames the ALB forwards to the proxies (each model's <model>.<domain>)."""
+    routes: Required[Sequence[AlbRouteArgs]]
+    """Per tenant namespace, the hostnames the ALB forwards to the proxies (its models'
+    <model>.<domain>): the ALB's listener admits routes from tenant namespaces only."""
     replicas: int
     """Envoy proxy replicas (default 2)."""
     monitoring_release: pulumi.Input[str]
@@ -370,8 +382,10 @@ class AiGateway(pulumi.ComponentResource):
     def _alb_route(
         self, name: str, namespace: pulumi.Output[str], args: AiGatewayArgs, gateway: pulumi.Resource
     ) -> None:
-        """The ALB sends the guarded API paths of every model's hostname to the proxies, and
-        nothing else: /metrics, /docs and the rest stay inside the cluster."""
+        """The ALB sends the guarded API paths of each tenant's model hostnames to the proxies,
+        and nothing else: /metrics, /docs and the rest stay inside the cluster. The routes live in
+        the tenant namespaces (the ALB listener admits no other), and a ReferenceGrant lets them
+        name the proxies' Service."""
         opts = pulumi.ResourceOptions(parent=self, depends_on=[gateway])
         k8s.apiextensions.CustomResource(
             f"{name}-proxy-target-group",
@@ -383,28 +397,46 @@ class AiGateway(pulumi.ComponentResource):
             spec=proxy_target_group_spec(),
             opts=opts,
         )
+        routes = list(args["routes"])
         k8s.apiextensions.CustomResource(
-            f"{name}-alb-route",
+            f"{name}-alb-routes-grant",
             api_version="gateway.networking.k8s.io/v1",
-            kind="HTTPRoute",
-            metadata=_k8s.meta(gw.GATEWAY_NAME, namespace, dict(labels.PART_OF)),
+            kind="ReferenceGrant",
+            metadata=_k8s.meta(gw.PROXY_SERVICE, namespace, dict(labels.PART_OF)),
             spec={
-                "parentRefs": [
-                    {
-                        "name": args["alb_gateway_name"],
-                        "namespace": args["alb_gateway_namespace"],
-                        "sectionName": "https",
-                    }
+                "from": [
+                    {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": r["namespace"]}
+                    for r in routes
                 ],
-                "hostnames": list(args["hostnames"]),
-                "rules": [
-                    {
-                        "matches": [
-                            {"path": {"type": "PathPrefix", "value": p}} for p in PUBLIC_PATH_PREFIXES
-                        ],
-                        "backendRefs": [{"name": gw.PROXY_SERVICE, "port": gw.LISTENER_PORT}],
-                    }
-                ],
+                "to": [{"group": "", "kind": "Service", "name": gw.PROXY_SERVICE}],
             },
             opts=opts,
         )
+        for route in routes:
+            k8s.apiextensions.CustomResource(
+                f"{name}-alb-route-{route['tenant']}",
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata=_k8s.meta(gw.GATEWAY_NAME, route["namespace"], dict(labels.PART_OF)),
+                spec={
+                    "parentRefs": [
+                        {
+                            "name": args["alb_gateway_name"],
+                            "namespace": args["alb_gateway_namespace"],
+                            "sectionName": "https",
+                        }
+                    ],
+                    "hostnames": list(route["hostnames"]),
+                    "rules": [
+                        {
+                            "matches": [
+                                {"path": {"type": "PathPrefix", "value": p}} for p in PUBLIC_PATH_PREFIXES
+                            ],
+                            "backendRefs": [
+                                {"name": gw.PROXY_SERVICE, "namespace": namespace, "port": gw.LISTENER_PORT}
+                            ],
+                        }
+                    ],
+                },
+                opts=opts,
+            )

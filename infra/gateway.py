@@ -31,7 +31,16 @@ def build_ai_gateway(
     args: AiGatewayArgs = {
         "alb_gateway_name": ingress.gateway_name,
         "alb_gateway_namespace": ingress.gateway_namespace,
-        "hostnames": [f"{name}.{cfg.ingress.domain}" for name in cfg.models],
+        "routes": [
+            {
+                "tenant": tenant,
+                "namespace": workloads.tenants[tenant].namespace,
+                "hostnames": [
+                    f"{m}.{cfg.ingress.domain}" for m, model in cfg.models.items() if model.tenant == tenant
+                ],
+            }
+            for tenant in sorted({model.tenant for model in cfg.models.values()})
+        ],
         "replicas": cfg.gateway.replicas,
         "monitoring_release": observability.monitoring.release_name,
         "usage": {

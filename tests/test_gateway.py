@@ -166,11 +166,19 @@ def test_prod_puts_two_tenants_clients_and_budgets_behind_the_gateway(planned: C
         for r in budgets["llama-70b-budgets"]["rateLimit"]["global"]["rules"]
     }
     assert limited == {"research-notebooks"}  # research-eval is audited, not budgeted
-    # The ALB's only route goes to the proxies, never to a model's Service.
-    (alb_route,) = by_kind["HTTPRoute"]
-    assert alb_route["spec"]["rules"][0]["backendRefs"] == [
-        {"name": gw.PROXY_SERVICE, "port": gw.LISTENER_PORT}
-    ]
+    # The ALB's routes (one per tenant namespace: its listener admits no other) go to the
+    # proxies, never to a model's Service; a ReferenceGrant lets them name the proxies.
+    alb_routes = {r["metadata"]["namespace"]: r["spec"] for r in by_kind["HTTPRoute"]}
+    assert set(alb_routes) == {"search", "research"}
+    assert alb_routes["research"]["hostnames"] == ["llama-70b.llm.example.com"]
+    for spec in alb_routes.values():
+        assert spec["rules"][0]["backendRefs"] == [
+            {"name": gw.PROXY_SERVICE, "namespace": gw.CONTROLLER_NAMESPACE, "port": gw.LISTENER_PORT}
+        ]
+    (grant,) = [g for g in by_kind["ReferenceGrant"] if g["metadata"]["name"] == gw.PROXY_SERVICE]
+    assert grant["metadata"]["namespace"] == gw.CONTROLLER_NAMESPACE
+    assert sorted(f["namespace"] for f in grant["spec"]["from"]) == ["research", "search"]
+    assert grant["spec"]["to"] == [{"group": "", "kind": "Service", "name": gw.PROXY_SERVICE}]
     assert not [
         t
         for t in by_kind["TargetGroupConfiguration"]
@@ -236,3 +244,27 @@ def test_prod_scrapes_the_gateway_alerts_on_it_and_shows_usage_per_tenant(
     assert "research-eval|research-notebooks" in text and "search-batch|search-web" in text
     values = yaml.safe_load((out / "helm" / "aieg.values.yaml").read_text())
     assert values["controller"]["metricsRequestHeaderAttributes"].startswith(gw.CLIENT_ID_HEADER + ":")
+
+
+def test_every_alb_route_lives_where_the_alb_listener_admits_routes(planned: Callable[[str], Path]) -> None:
+    """The ALB's listener takes routes from tenant namespaces only: a route elsewhere is ignored
+    and the models would be unreachable."""
+    for stack in ("dev", "prod"):
+        objs = _manifests(planned(stack))
+        (alb,) = [o for o in objs if o["kind"] == "Gateway" and "infrastructure" in o["spec"]]
+        selector = alb["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"]
+        (key,) = [e["key"] for e in selector if e["operator"] == "Exists"]
+        labelled = {
+            o["metadata"]["name"]
+            for o in objs
+            if o["kind"] == "Namespace" and key in o["metadata"].get("labels", {})
+        }
+        routes = [
+            o
+            for o in objs
+            if o["kind"] == "HTTPRoute"
+            and any(p["name"] == alb["metadata"]["name"] for p in o["spec"]["parentRefs"])
+        ]
+        assert routes, stack
+        for route in routes:
+            assert route["metadata"]["namespace"] in labelled, (stack, route["metadata"])

@@ -404,4 +404,4 @@ def test_the_gateway_proxies_count_as_vllm_for_the_guarded_paths(plan: Plan) -> 
     records = plan("prod")
     route(records)["rules"][0]["matches"].append({"path": {"type": "PathPrefix", "value": "/metrics"}})
     (message,) = violations("vllm-routes-publish-only-guarded-paths", records)
-    assert message.startswith("HTTPRoute envoy-gateway-system/ai-gateway sends requests to vLLM")
+    assert message.endswith("/v1 and /v2)") and "/ai-gateway sends requests to vLLM but" in message
