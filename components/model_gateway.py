@@ -6,7 +6,6 @@ clients allowed to call the model, a BackendTrafficPolicy charging their token b
 vLLM's own key, which the gateway adds upstream (a BackendSecurityPolicy) and no caller knows.
 """
 
-from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Required, TypedDict
 
@@ -21,6 +20,8 @@ from components.core import labels
 class ClientArgs(TypedDict, total=False):
     """An API client allowed to call the model."""
 
+    id: Required[str]
+    """Its client id (what budgets, records and metrics name)."""
     key: Required[pulumi.Input[str]]
     """Its API key (a secret)."""
     tokens_per_minute: int
@@ -38,19 +39,27 @@ class TrackArgs(TypedDict):
     """Percent of the model's requests it gets."""
 
 
+class AccessArgs(TypedDict):
+    """Which tracks serve the model, and which clients may call it. (One object holding both:
+    the Go SDK generator only emits input types for objects reached through an object.)"""
+
+    tracks: list[TrackArgs]
+    """Each track (InferenceService's stable and canary) with its share of requests."""
+    clients: list[ClientArgs]
+    """Clients allowed to call the model."""
+
+
 class ModelGatewayArgs(TypedDict, total=False):
     namespace: Required[pulumi.Input[str]]
     """The tenant namespace the model is served in."""
     model: Required[str]
     """Served model name: what the request body's `model` must say."""
-    tracks: Required[Sequence[TrackArgs]]
-    """Each track (InferenceService's stable and canary) with its share of requests."""
+    access: Required[AccessArgs]
+    """Its tracks and the clients allowed to call it."""
     port: Required[int]
     """The tracks' Service port."""
     upstream_key: Required[pulumi.Input[str]]
     """vLLM's --api-key of the model (a secret)."""
-    clients: Required[Mapping[str, ClientArgs]]
-    """Clients allowed to call the model, by client id."""
     gateway_namespace: Required[pulumi.Input[str]]
     """AiGateway.gateway_namespace."""
     gateway_release: Required[pulumi.Input[str]]
@@ -88,7 +97,7 @@ class ModelGateway(pulumi.ComponentResource):
             )
 
         backends = []
-        tracks = [(t["service"], t["weight"]) for t in args["tracks"]]
+        tracks = [(t["service"], t["weight"]) for t in args["access"]["tracks"]]
         for service, _weight in tracks:
             backend_spec = pulumi.Output.from_input(ns).apply(partial(_backend, service, args["port"]))
             custom(f"{service}-backend", "gateway.envoyproxy.io/v1alpha1", "Backend", service, backend_spec)
@@ -126,7 +135,7 @@ class ModelGateway(pulumi.ComponentResource):
             ),
         )
 
-        clients = args["clients"]
+        clients = {c["id"]: c for c in args["access"]["clients"]}
         keys = k8s.core.v1.Secret(
             f"{name}-client-keys",
             metadata=_k8s.meta(f"{model}-client-keys", ns, meta_labels),

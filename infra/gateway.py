@@ -62,25 +62,28 @@ def build_ai_gateway(
     ai_gateway = AiGateway("ai-gateway", args, cloud.on_cluster)
     for name, model in cfg.models.items():
         tenant = cfg.tenants[model.tenant]
-        clients: dict[str, ClientArgs] = {}
+        clients: list[ClientArgs] = []
         for client_id, client in tenant.clients.items():
             if name not in client.models:
                 continue
             budget = client.models[name]
-            clients[client_id] = {"key": pulumi.Output.secret(client.key.get_secret_value())}
+            entry: ClientArgs = {"id": client_id, "key": pulumi.Output.secret(client.key.get_secret_value())}
             if budget.tokens_per_minute is not None:
-                clients[client_id]["tokens_per_minute"] = budget.tokens_per_minute
+                entry["tokens_per_minute"] = budget.tokens_per_minute
             if budget.tokens_per_day is not None:
-                clients[client_id]["tokens_per_day"] = budget.tokens_per_day
+                entry["tokens_per_day"] = budget.tokens_per_day
+            clients.append(entry)
         ModelGateway(
             f"{name}-gateway",
             {
                 "namespace": workloads.tenants[model.tenant].namespace,
                 "model": name,
-                "tracks": [{"service": s, "weight": w} for s, w in services[name].tracks],
+                "access": {
+                    "tracks": [{"service": s, "weight": w} for s, w in services[name].tracks],
+                    "clients": clients,
+                },
                 "port": labels.VLLM_PORT,
                 "upstream_key": pulumi.Output.secret(model.api_key.get_secret_value()),
-                "clients": clients,
                 "gateway_namespace": ai_gateway.gateway_namespace,
                 "gateway_release": ai_gateway.release_name,
             },
