@@ -1,6 +1,8 @@
 """llm-platform's component library: import these into any Pulumi Python stack."""
 
 from components._k8s import ChartSourceArgs
+from components.ai_gateway import AiGateway, AiGatewayArgs
+from components.audit_log import AuditLog, AuditLogArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
 from components.gpu_headroom import GpuHeadroom, GpuHeadroomArgs
@@ -13,6 +15,7 @@ from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.keda import Keda, KedaArgs
 from components.logs import Logs, LogsArgs
+from components.model_gateway import ModelGateway, ModelGatewayArgs
 from components.model_store import ModelStore, ModelStoreArgs
 from components.model_weights import ModelWeights, ModelWeightsArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -20,6 +23,10 @@ from components.network import Network, NetworkArgs
 from components.tenant import Tenant, TenantArgs
 
 __all__ = [
+    "AiGateway",
+    "AiGatewayArgs",
+    "AuditLog",
+    "AuditLogArgs",
     "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",
@@ -43,6 +50,8 @@ __all__ = [
     "KedaArgs",
     "Logs",
     "LogsArgs",
+    "ModelGateway",
+    "ModelGatewayArgs",
     "ModelStore",
     "ModelStoreArgs",
     "ModelWeights",

@@ -22,6 +22,8 @@ from pulumi.provider.experimental.analyzer import ComponentDefinition
 from pulumi.provider.experimental.component import ComponentProvider
 
 from components import (
+    AiGateway,
+    AuditLog,
     Cluster,
     GpuHeadroom,
     GpuNodePool,
@@ -33,6 +35,7 @@ from components import (
     Karpenter,
     Keda,
     Logs,
+    ModelGateway,
     ModelStore,
     ModelWeights,
     Monitoring,
@@ -56,6 +59,9 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     Keda,
     IngressGateway,
     InferenceService,
+    AiGateway,
+    ModelGateway,
+    AuditLog,
     Monitoring,
     GpuTelemetry,
     Logs,

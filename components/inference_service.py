@@ -68,7 +68,7 @@ class InferenceService(pulumi.ComponentResource):
     hostname: pulumi.Output[str]
     """The hostname the model answers on through the gateway."""
     route_name: pulumi.Output[str]
-    """The HTTPRoute (in the tenant namespace) that attaches the model to the gateway."""
+    """The HTTPRoute (in the tenant namespace) that attaches the model to the ALB ("" behind the AI gateway)."""
 
     def __init__(
         self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -131,15 +131,6 @@ class InferenceService(pulumi.ComponentResource):
                 runtime,
             )
             backends = [(stable, 100 - canary["weight"]), (track, canary["weight"])]
-        route = http_route(
-            name,
-            namespace,
-            args["route"],
-            backends,
-            runtime.public_path_prefixes,
-            runtime.service_port,
-            self,
-        )
         if "monitoring_release" in args:
             pod_monitor(
                 name,
@@ -154,8 +145,24 @@ class InferenceService(pulumi.ComponentResource):
             )
 
         self.service_name = pulumi.Output.from_input(name)
-        self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
-        self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        # (Service, weight percent) of each track: what the AI gateway's route splits over. A plain
+        # attribute, not an output: the names and weights are known when the program runs.
+        self.tracks: list[tuple[str, int]] = backends
+        if "route" in args:
+            route = http_route(
+                name,
+                namespace,
+                args["route"],
+                backends,
+                runtime.public_path_prefixes,
+                runtime.service_port,
+                self,
+            )
+            self.hostname = pulumi.Output.from_input(args["route"]["hostname"])
+            self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        else:  # behind the AI gateway: no route of its own on the ALB
+            self.hostname = pulumi.Output.from_input("")
+            self.route_name = pulumi.Output.from_input("")
         self.register_outputs(
             {"service_name": self.service_name, "hostname": self.hostname, "route_name": self.route_name}
         )

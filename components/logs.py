@@ -7,17 +7,33 @@ import pulumi_aws as aws
 
 from components import _aws, _buckets, _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import iam
+from components.core import audit, iam
 from components.core.placement import GPU_TAINT_KEY, POOL_LABEL
 from components.versions import ALLOY, LOKI
 
 LOKI_ACCOUNT = "loki"
+ALLOY_ACCOUNT = "alloy"
 LOKI_VOLUME_GIB = 20  # write-ahead log and index cache; chunks and indexes live in S3
 
 
 def loki_url(namespace: str) -> str:
     """Loki's address (release "loki", single binary, no gateway)."""
     return f"http://loki.{namespace}.svc.cluster.local:3100"
+
+
+class AuditShippingArgs(TypedDict):
+    """Where Alloy sends the AI gateway's request records, and whose bodies go with them."""
+
+    bucket: pulumi.Input[str]
+    """AuditLog.bucket_name."""
+    bucket_arn: pulumi.Input[str]
+    """AuditLog.bucket_arn."""
+    kms_key_arn: pulumi.Input[str]
+    """AuditLog.kms_key_arn."""
+    proxy_namespace: str
+    """Namespace of the gateway's proxies, whose access log holds the records."""
+    body_namespaces: list[str]
+    """Tenant namespaces whose vLLM request and response log lines are kept too (opt-in)."""
 
 
 class LogsArgs(TypedDict, total=False):
@@ -41,10 +57,14 @@ class LogsArgs(TypedDict, total=False):
     """Install the Loki chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
     alloy_chart_source: _k8s.ChartSourceArgs
     """Install the Alloy chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
+    audit: AuditShippingArgs
+    """Also ship the AI gateway's request records to the audit bucket (AuditLog)."""
 
 
-def alloy_config(push_url: str) -> str:
-    """Alloy (River): tail the logs of every pod on this node and push them to Loki."""
+def alloy_config(push_url: str, also_to: str = "") -> str:
+    """Alloy (River): tail the logs of every pod on this node and push them to Loki (and to
+    `also_to`, a receiver of another pipeline, when given)."""
+    receivers = ", ".join(["loki.process.pods.receiver", *([also_to] if also_to else [])])
     return f"""discovery.kubernetes "pods" {{
   role = "pod"
   selectors {{
@@ -85,7 +105,7 @@ local.file_match "pods" {{
 
 loki.source.file "pods" {{
   targets    = local.file_match.pods.targets
-  forward_to = [loki.process.pods.receiver]
+  forward_to = [{receivers}]
 }}
 
 loki.process "pods" {{
@@ -147,8 +167,9 @@ def loki_values(bucket: pulumi.Input[str], args: LogsArgs) -> dict[str, Any]:
     }
 
 
-def alloy_values(push_url: str) -> dict[str, Any]:
-    return {
+def alloy_values(push_url: str, audit_pipeline: str = "") -> dict[str, Any]:
+    content = alloy_config(push_url, "loki.process.audit.receiver" if audit_pipeline else "") + audit_pipeline
+    values: dict[str, Any] = {
         # On every node, GPU nodes included: their pods' logs matter most.
         "controller": {
             "type": "daemonset",
@@ -156,10 +177,15 @@ def alloy_values(push_url: str) -> dict[str, Any]:
         },
         "alloy": {
             "mounts": {"varlog": True},
-            "configMap": {"create": True, "content": alloy_config(push_url)},
+            "configMap": {"create": True, "content": content},
             "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         },
+        "serviceAccount": {"create": True, "name": ALLOY_ACCOUNT},
     }
+    if audit_pipeline:
+        # The S3 exporter is experimental in Alloy 1.18; the records also stay in Loki.
+        values["alloy"]["stabilityLevel"] = "experimental"
+    return values
 
 
 class Logs(pulumi.ComponentResource):
@@ -211,14 +237,38 @@ class Logs(pulumi.ComponentResource):
         push_url = pulumi.Output.from_input(args["namespace"]).apply(
             lambda ns: f"{loki_url(ns)}/loki/api/v1/push"
         )
+        alloy_after: list[pulumi.Resource] = [loki]
+        values: pulumi.Input[Any] = push_url.apply(alloy_values)
+        shipping = args.get("audit")
+        if shipping is not None:
+            writer = _aws.pod_identity(
+                f"{name}-alloy-audit",
+                cluster_name=args["cluster_name"],
+                cluster_arn=args["cluster_arn"],
+                namespace=args["namespace"],
+                service_account=ALLOY_ACCOUNT,
+                policy=pulumi.Output.all(shipping["bucket_arn"], shipping["kms_key_arn"]).apply(
+                    lambda a: audit.audit_writer_policy(a[0], a[1])
+                ),
+                parent=self,
+            )
+            alloy_after += [writer.association, writer.grant]
+            values = pulumi.Output.all(push_url, shipping["bucket"], args["region"]).apply(
+                lambda a: alloy_values(
+                    a[0],
+                    audit.alloy_audit_pipeline(
+                        a[1], a[2], shipping["proxy_namespace"], shipping["body_namespaces"]
+                    ),
+                )
+            )
         _k8s.helm_release(
             f"{name}-alloy",
             ALLOY,
             name="alloy",
             namespace=args["namespace"],
-            values=push_url.apply(alloy_values),
+            values=values,
             source=args.get("alloy_chart_source"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[loki]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=alloy_after),
         )
         self.bucket_name = bucket.bucket
         self.push_url = push_url

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels
+from components.core.gateway import PROXY_POD_LABELS as GATEWAY_PROXY_LABELS
 from components.core.placement import GPU_RESOURCE
 from components.core.triton import METRICS_PORT as TRITON_METRICS_PORT
 from components.tenant_access import tenant_access
@@ -52,6 +53,10 @@ class TenantArgs(TypedDict, total=False):
     """Where load balancers send traffic from (the public subnets): admitted to the model port."""
     storage_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Where EFS mount targets live (the private subnets): reachable over NFS."""
+    gateway_namespace: str
+    """Namespace of the AI gateway's proxies (components.core.gateway.CONTROLLER_NAMESPACE). When set,
+    the model port admits those proxies instead of the load balancers: nothing reaches a model
+    except through the gateway."""
     s3_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Where S3 answers in the region, reachable on 443 by pods labelled llm-platform.io/s3-egress
     (default: the CIDRs of the region's S3 prefix list, com.amazonaws.<region>.s3, read at deploy time)."""
@@ -135,7 +140,7 @@ class Tenant(pulumi.ComponentResource):
         )
         s3_cidrs = args["s3_cidrs"] if "s3_cidrs" in args else s3_prefix_list_cidrs(self)
         for policy_name, spec in network_policies(
-            args["load_balancer_cidrs"], args["storage_cidrs"], s3_cidrs
+            args["load_balancer_cidrs"], args["storage_cidrs"], s3_cidrs, args.get("gateway_namespace")
         ).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy_name}",
@@ -181,10 +186,25 @@ def network_policies(
     load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
     storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
     s3_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
+    gateway_namespace: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The namespace's policies by name: deny all, then each allowed path on its own."""
     every_pod: dict[str, Any] = {}
     inference_pods = {"matchLabels": {labels.COMPONENT: labels.INFERENCE}}
+    callers: Any
+    if gateway_namespace is None:
+        # Load balancers target pod addresses directly from the public subnets.
+        callers = pulumi.Output.from_input(load_balancer_cidrs).apply(
+            lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
+        )
+    else:
+        # Only the AI gateway's proxies: every caller is identified, budgeted and audited there.
+        callers = [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}},
+                "podSelector": {"matchLabels": dict(GATEWAY_PROXY_LABELS)},
+            }
+        ]
 
     return {
         "default-deny": {"podSelector": every_pod, "policyTypes": ["Ingress", "Egress"]},
@@ -214,13 +234,7 @@ def network_policies(
             "podSelector": inference_pods,
             "policyTypes": ["Ingress"],
             "ingress": [
-                {
-                    # Load balancers target pod addresses directly from the public subnets.
-                    "from": pulumi.Output.from_input(load_balancer_cidrs).apply(
-                        lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
-                    ),
-                    "ports": [_tcp(labels.VLLM_PORT)],
-                },
+                {"from": callers, "ports": [_tcp(labels.VLLM_PORT)]},
                 {
                     "from": [
                         {

@@ -100,6 +100,16 @@ KARPENTER_IMAGE = f"{KARPENTER_IMAGE_REPOSITORY}:{KARPENTER_IMAGE_TAG}"
 # Chart files of a pinned release that upstream left at an older version string, with the
 # version they say instead: tests compare the pin with this, and say why.
 STALE_UPSTREAM_CHART_VERSIONS = {"karpenter": "1.13.0"}
+# The AI gateway (issue 14). The charts are published as OCI artifacts; in git their Chart.yaml
+# says v0.0.0-latest and the release workflow stamps the tag (../shared/upstream/MANIFEST.md
+# items 11 and 12), so tests/test_versions.py knows these charts under their upstream folders.
+ENVOY_GATEWAY = HelmChart("gateway-helm", "v1.9.0", "oci://docker.io/envoyproxy")
+AI_GATEWAY = HelmChart("ai-gateway-helm", "v1.1.0", "oci://docker.io/envoyproxy")
+# Only the AI gateway's CRDs (plain CRDs, no values); the same release as AI_GATEWAY.
+AI_GATEWAY_CRDS = HelmChart("ai-gateway-crds-helm", "v1.1.0", "oci://docker.io/envoyproxy")
+# The token budgets' counters: no persistence (a lost counter resets a budget window early).
+REDIS_IMAGE = "docker.io/library/redis:7.4.2-alpine"
+REDIS_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.67.0"
 
 HELM_CHARTS = (
     NVIDIA_DEVICE_PLUGIN,
@@ -110,7 +120,13 @@ HELM_CHARTS = (
     LOKI,
     ALLOY,
     KARPENTER,
+    ENVOY_GATEWAY,
+    AI_GATEWAY,
+    AI_GATEWAY_CRDS,
 )
+
+UPSTREAM_CHART_DIRS = {ENVOY_GATEWAY.name: "envoy-gateway", AI_GATEWAY.name: "ai-gateway"}
+"""Charts whose pinned files under ../shared/upstream/charts/ sit in a folder of another name."""
 
 # The controller needs every standard Gateway API CRD (GRPCRoute included) before it starts,
 # and is built for Gateway API v1.6; these are the CRDs of ../shared/upstream/crds.

@@ -70,7 +70,8 @@ def derive(root: Path, stack: str, workdir: Path, gateway_crds: Path) -> Derived
     secret_values: dict[str, str] = {}
     for path in _secure_paths(config, ""):
         _drop(config, path)
-        secret_values[path] = f"e2e-{secrets.token_hex(12)}"
+        # 36 characters: long enough for every key the config checks (API client keys need 32).
+        secret_values[path] = f"e2e-{secrets.token_hex(16)}"
     project = _project(root, workdir / f"project-{stack}")
     config_file = project / f"Pulumi.{stack}.yaml"
     config_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))

@@ -7,10 +7,11 @@ from typing import cast
 
 import pulumi
 
-from components import GpuTelemetry, Logs, Monitoring
+from components import AuditLog, GpuTelemetry, Logs, Monitoring
+from components.core import gateway
 from components.core.alertmanager import ReceiverSpec, alertmanager_config
 from components.core.labels import MONITORING_NAMESPACE
-from components.logs import loki_url
+from components.logs import LogsArgs, loki_url
 from components.monitoring import AlertThresholdsArgs, MonitoringArgs, alertmanager_yaml
 from components.versions import ALLOY, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, LOKI
 from infra.charts import chart_source
@@ -23,6 +24,7 @@ from infra.config.monitoring import Receiver
 class Observability:
     monitoring: Monitoring
     logs: Logs | None
+    audit: AuditLog | None = None
 
 
 def _spec(receiver: Receiver) -> ReceiverSpec:
@@ -75,21 +77,38 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
         cloud.on_cluster,
     )
     logs = None
-    if m.logs.enabled:
-        logs = Logs(
+    audit_log = None
+    if cfg.gateway is not None:
+        audit_log = AuditLog(
             cloud.name,
             {
-                "namespace": monitoring.namespace,
-                "cluster_name": cloud.cluster.cluster_name,
-                "cluster_arn": cloud.cluster.cluster_arn,
-                "region": cfg.aws.region,
-                "retention_days": m.logs.retention_days,
-                "storage_class_name": cloud.cluster.storage_class_name,
+                "retention_days": cfg.gateway.audit.retention_days,
+                "auditor_principal_arns": cfg.gateway.audit.auditor_principal_arns,
                 "force_destroy": cfg.storage.force_destroy,
                 "protect": cfg.protect,
-                "loki_chart_source": chart_source(cfg, LOKI),
-                "alloy_chart_source": chart_source(cfg, ALLOY),
             },
             cloud.on_both,
         )
-    return Observability(monitoring, logs)
+    if m.logs.enabled:
+        logs_args: LogsArgs = {
+            "namespace": monitoring.namespace,
+            "cluster_name": cloud.cluster.cluster_name,
+            "cluster_arn": cloud.cluster.cluster_arn,
+            "region": cfg.aws.region,
+            "retention_days": m.logs.retention_days,
+            "storage_class_name": cloud.cluster.storage_class_name,
+            "force_destroy": cfg.storage.force_destroy,
+            "protect": cfg.protect,
+            "loki_chart_source": chart_source(cfg, LOKI),
+            "alloy_chart_source": chart_source(cfg, ALLOY),
+        }
+        if audit_log is not None:
+            logs_args["audit"] = {
+                "bucket": audit_log.bucket_name,
+                "bucket_arn": audit_log.bucket_arn,
+                "kms_key_arn": audit_log.kms_key_arn,
+                "proxy_namespace": gateway.CONTROLLER_NAMESPACE,
+                "body_namespaces": sorted(n for n, t in cfg.tenants.items() if t.audit_bodies),
+            }
+        logs = Logs(cloud.name, logs_args, cloud.on_both)
+    return Observability(monitoring, logs, audit_log)

@@ -17,6 +17,7 @@ import pulumi
 from pydantic import ConfigDict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from components import InferenceService
 from components.core.placement import Placement
 from components.gpu_node_pool import placement_output
 from infra.cloud import Cloud
@@ -216,12 +217,16 @@ def export(
         "tenants": {name: tenant.namespace for name, tenant in workloads.tenants.items()},
         "models": {
             name: {
-                "endpoint": pulumi.Output.concat("https://", service.hostname),
-                "hostname": service.hostname,
+                # Behind the AI gateway the ALB still answers <model>.<domain>, and the model's
+                # route is its AIGatewayRoute of the same name in the tenant namespace.
+                "endpoint": pulumi.Output.concat("https://", _hostname(cfg, name, service)),
+                "hostname": _hostname(cfg, name, service),
                 "namespace": workloads.tenants[cfg.models[name].tenant].namespace,
                 "serviceName": service.service_name,
                 "route": pulumi.Output.concat(
-                    workloads.tenants[cfg.models[name].tenant].namespace, "/", service.route_name
+                    workloads.tenants[cfg.models[name].tenant].namespace,
+                    "/",
+                    service.route_name if cfg.gateway is None else name,
                 ),
             }
             for name, service in serving.services.items()
@@ -300,3 +305,9 @@ def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any]
     if prop.get("type") == "array":
         return None, f"list of {prop.get('items', {}).get('type', 'any')}"
     return None, str(prop.get("type", "any"))
+
+
+def _hostname(cfg: StackConfig, name: str, service: InferenceService) -> pulumi.Input[str]:
+    if cfg.gateway is None or cfg.ingress is None:
+        return service.hostname
+    return f"{name}.{cfg.ingress.domain}"

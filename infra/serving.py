@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import GpuHeadroom, InferenceService, IngressGateway, Keda
+from components import AiGateway, GpuHeadroom, InferenceService, IngressGateway, Keda
 from components.core.sizing import startup_budget_seconds, streamer_settings
 from components.gpu_headroom import HeadroomPoolArgs
 from components.inference_service import (
@@ -30,6 +30,7 @@ from infra.config.derived import (
     surging_models,
 )
 from infra.config.workloads import AutoscalingConfig, ModelConfig
+from infra.gateway import build_ai_gateway
 from infra.observability import Observability
 from infra.workloads import Workloads
 
@@ -39,6 +40,7 @@ class Serving:
     keda: Keda | None
     gateway: IngressGateway | None
     services: dict[str, InferenceService]
+    ai_gateway: AiGateway | None = None
     headroom: GpuHeadroom | None = None
 
 
@@ -73,7 +75,8 @@ def build_serving(
         )
         for name in cfg.models
     }
-    return Serving(keda, gateway, services, _headroom(cfg, cloud))
+    ai_gateway = build_ai_gateway(cfg, cloud, workloads, observability, gateway, services)
+    return Serving(keda, gateway, services, ai_gateway, _headroom(cfg, cloud))
 
 
 def _headroom(cfg: StackConfig, cloud: Cloud) -> GpuHeadroom | None:
@@ -156,6 +159,8 @@ def _service_args(
         serve["streamer_memory_limit_bytes"] = memory_limit
     if cfg.monitoring.otlp_traces_endpoint is not None:
         serve["otlp_traces_endpoint"] = cfg.monitoring.otlp_traces_endpoint
+    if cfg.gateway is not None and cfg.tenants[model.tenant].audit_bodies:
+        serve["log_requests"] = True
     args = InferenceServiceArgs(
         namespace=workloads.tenants[model.tenant].namespace,
         placement=cloud.pools[model.pool].placement,
@@ -177,12 +182,13 @@ def _service_args(
         # Polling faster than the scrape reads the same sample again.
         keda_polling_seconds=cfg.monitoring.prometheus.serving_scrape_interval_seconds,
         keda_release=keda.release_name,
-        route={
+    )
+    if cfg.gateway is None:  # the ALB routes to the model itself; else the AI gateway does
+        args["route"] = {
             "gateway_name": gateway.gateway_name,
             "gateway_namespace": gateway.gateway_namespace,
             "hostname": f"{name}.{cfg.ingress.domain}",
-        },
-    )
+        }
     if weights.claim_name is not None:
         args["claim_name"] = weights.claim_name
     if model.shared_compile_cache and model.runtime == "vllm":

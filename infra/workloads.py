@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 
 from components import ModelStore, ModelWeights, Tenant
+from components.core import gateway
 from components.model_store import ModelStoreArgs
 from components.model_weights import ModelWeightsArgs
+from components.tenant import TenantArgs
 from infra.cloud import Cloud
 from infra.config import StackConfig
 
@@ -36,29 +38,27 @@ def build_workloads(cfg: StackConfig, cloud: Cloud) -> Workloads:
         store_args["access_log_retention_days"] = cfg.storage.access_logging.retention_days
     store = ModelStore(cloud.name, store_args, cloud.on_both)
 
-    tenants = {
-        name: Tenant(
-            name,
-            {
-                "gpus": t.quota.gpus,
-                "cpu": t.quota.cpu,
-                "memory": t.quota.memory,
-                "pods": t.quota.pods,
-                "persistent_volume_claims": t.quota.persistent_volume_claims,
-                "default_cpu_request": t.container_defaults.cpu_request,
-                "default_cpu_limit": t.container_defaults.cpu_limit,
-                "default_memory_request": t.container_defaults.memory_request,
-                "default_memory_limit": t.container_defaults.memory_limit,
-                "group": t.group or f"tenant-{name}",
-                "cluster_name": cloud.cluster.cluster_name,
-                "access_role_arns": t.access_role_arns,
-                "load_balancer_cidrs": cloud.network.public_subnet_cidrs,
-                "storage_cidrs": cloud.network.private_subnet_cidrs,
-            },
-            cloud.on_both,
-        )
-        for name, t in cfg.tenants.items()
-    }
+    tenants = {}
+    for name, t in cfg.tenants.items():
+        tenant_args: TenantArgs = {
+            "gpus": t.quota.gpus,
+            "cpu": t.quota.cpu,
+            "memory": t.quota.memory,
+            "pods": t.quota.pods,
+            "persistent_volume_claims": t.quota.persistent_volume_claims,
+            "default_cpu_request": t.container_defaults.cpu_request,
+            "default_cpu_limit": t.container_defaults.cpu_limit,
+            "default_memory_request": t.container_defaults.memory_request,
+            "default_memory_limit": t.container_defaults.memory_limit,
+            "group": t.group or f"tenant-{name}",
+            "cluster_name": cloud.cluster.cluster_name,
+            "access_role_arns": t.access_role_arns,
+            "load_balancer_cidrs": cloud.network.public_subnet_cidrs,
+            "storage_cidrs": cloud.network.private_subnet_cidrs,
+        }
+        if cfg.gateway is not None:  # models admit the AI gateway's proxies, not the load balancers
+            tenant_args["gateway_namespace"] = gateway.CONTROLLER_NAMESPACE
+        tenants[name] = Tenant(name, tenant_args, cloud.on_both)
 
     token = cfg.storage.hugging_face_token
     weights = {}

@@ -449,32 +449,57 @@ def _internal_gateways(resources: Sequence[PolicyResource]) -> set[tuple[str, st
     return {g for g, config in gateways.items() if config is not None and config in internal_configs}
 
 
-def validate_vllm_routes_publish_guarded_paths(
-    args: StackValidationArgs, report_violation: ReportViolation
-) -> None:
+ENVOY_PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"
+AI_GATEWAY_ROUTE = "kubernetes:aigateway.envoyproxy.io/v1beta1:AIGatewayRoute"
+
+
+def _vllm_backends(
+    resources: Sequence[PolicyResource],
+) -> tuple[Callable[[Mapping[str, Any], str], bool], Callable[[Mapping[str, Any], str], bool]]:
+    """Two tests of an HTTPRoute backendRef: does it reach vLLM's pods directly, and does it reach
+    them at all (directly, or through the AI gateway's proxies, whose Service an EnvoyProxy names)."""
     services: dict[tuple[str, str], Mapping[str, Any]] = {}
     vllm_pods: list[tuple[str, Mapping[str, Any]]] = []
-    for r in args.resources:
+    proxies: set[tuple[str, str]] = set()
+    for r in resources:
         try:
             if r.resource_type == SERVICE:
                 services[_key(r.props)] = (r.props.get("spec") or {}).get("selector") or {}
+            elif r.resource_type == ENVOY_PROXY:
+                kube = ((r.props.get("spec") or {}).get("provider") or {}).get("kubernetes") or {}
+                name = (kube.get("envoyService") or {}).get("name")
+                if name:
+                    proxies.add((_key(r.props)[0], str(name)))
             spec = pod_spec(r.resource_type, r.props)
             if spec is not None and any(_serves_vllm(c) for c in containers(spec)):
                 vllm_pods.append((_key(r.props)[0], _pod_labels(r.resource_type, r.props)))
         except UnknownValueError:
             continue
-    internal = _internal_gateways(args.resources)
 
-    def serves_vllm(backend: Mapping[str, Any], route_ns: str) -> bool:
+    def service_of(backend: Mapping[str, Any], route_ns: str) -> tuple[str, str] | None:
         if (backend.get("kind") or "Service") != "Service" or backend.get("group") not in (None, ""):
-            return False
-        ns = str(backend.get("namespace") or route_ns)
-        selector = services.get((ns, str(backend.get("name"))))
-        return selector is not None and any(
-            pod_ns == ns and _selects(selector, pod_labels) for pod_ns, pod_labels in vllm_pods
+            return None
+        return (str(backend.get("namespace") or route_ns), str(backend.get("name")))
+
+    def direct(backend: Mapping[str, Any], route_ns: str) -> bool:
+        key = service_of(backend, route_ns)
+        selector = services.get(key) if key is not None else None
+        return (
+            key is not None
+            and selector is not None
+            and any(pod_ns == key[0] and _selects(selector, labels) for pod_ns, labels in vllm_pods)
         )
 
-    for r in args.resources:
+    def reaches(backend: Mapping[str, Any], route_ns: str) -> bool:
+        return direct(backend, route_ns) or service_of(backend, route_ns) in proxies
+
+    return direct, reaches
+
+
+def _public_routes(resources: Sequence[PolicyResource]) -> Iterator[tuple[PolicyResource, str, str, Any]]:
+    """(resource, namespace, name, spec) of every HTTPRoute on a public load balancer."""
+    internal = _internal_gateways(resources)
+    for r in resources:
         if not (r.resource_type.startswith(GATEWAY_API) and r.resource_type.endswith(":HTTPRoute")):
             continue
         try:
@@ -485,9 +510,20 @@ def validate_vllm_routes_publish_guarded_paths(
             }
             if parents and parents <= internal:
                 continue
+            yield r, ns, name, spec
+        except UnknownValueError:
+            continue
+
+
+def validate_vllm_routes_publish_guarded_paths(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    _direct, reaches_vllm = _vllm_backends(args.resources)
+    for r, ns, name, spec in _public_routes(args.resources):
+        try:
             for rule in spec.get("rules") or [{}]:
                 backends = [b for b in rule.get("backendRefs") or [] if isinstance(b, Mapping)]
-                if not any(serves_vllm(b, ns) for b in backends):
+                if not any(reaches_vllm(b, ns) for b in backends):
                     continue
                 for problem in route_rule_problems(rule):
                     report_violation(
@@ -560,6 +596,30 @@ def validate_triton_behind_authentication(
                 report_violation(f"Triton container {c.get('name')} {problem}", None)
 
 
+def validate_models_only_through_the_ai_gateway(
+    args: StackValidationArgs, report_violation: ReportViolation
+) -> None:
+    """With the AI gateway in the stack, no public route may reach vLLM around it: such a request
+    has no caller identity, no token budget and no audit record."""
+    if not any(r.resource_type == AI_GATEWAY_ROUTE for r in args.resources):
+        return
+    direct, _reaches = _vllm_backends(args.resources)
+    for r, ns, name, spec in _public_routes(args.resources):
+        try:
+            for rule in spec.get("rules") or [{}]:
+                for b in rule.get("backendRefs") or []:
+                    if isinstance(b, Mapping) and direct(b, ns):
+                        report_violation(
+                            f"HTTPRoute {ns}/{name} sends requests straight to vLLM Service "
+                            f"{b.get('namespace') or ns}/{b.get('name')}, around the AI gateway (no caller "
+                            "identity, token budget or audit); route the load balancer to the gateway's "
+                            "proxies and the model through its AIGatewayRoute",
+                            r.urn,
+                        )
+        except UnknownValueError:
+            continue
+
+
 def _resource(name: str, description: str, validate: Callable[..., None]) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=name,
@@ -617,5 +677,10 @@ POLICIES = [
         "A Triton server requests GPUs (so it lands on a GPU pool under a GPU quota), listens on "
         "loopback only with gRPC, SageMaker and Vertex AI off, and a proxy beside it takes the requests.",
         validate_triton_behind_authentication,
+    ),
+    _stack(
+        "models-only-through-the-ai-gateway",
+        "In a stack with the AI gateway, no public HTTPRoute sends requests straight to a vLLM Service.",
+        validate_models_only_through_the_ai_gateway,
     ),
 ]

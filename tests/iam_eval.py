@@ -32,6 +32,11 @@ def _condition_holds(conditions: dict[str, dict[str, Any]], context: dict[str, A
                 if (key not in context) != (str(expected).lower() == "true"):
                     return False
                 continue
+            if operator in ("StringNotEquals", "ArnNotEquals"):
+                # A negated operator holds when the key is absent, as in AWS.
+                if key in context and str(context[key]) in [str(e) for e in _listify(expected)]:
+                    return False
+                continue
             if key not in context:
                 return False
             actual = str(context[key])

@@ -14,7 +14,7 @@ from infra.config import ConfigError, load_stack_config
 from infra.config.schema import stack_file_schema
 from tests.conftest import REPO, stack_config, stack_sections
 
-SECRET_SECTIONS = frozenset({"storage", "models", "monitoring"})  # as the stack files hold them
+SECRET_SECTIONS = frozenset({"storage", "tenants", "models", "monitoring"})  # as the stack files hold them
 
 
 def problems(sections: dict[str, Any], secret_sections: frozenset[str] = SECRET_SECTIONS) -> list[str]:
@@ -298,6 +298,7 @@ BAD_WORKLOAD_CONFIGS = [
         prod(
             {
                 "tenants.search.quota.gpus": 4,
+                "tenants.search.clients": DELETE,  # they name llama-8b
                 "models.llama-8b": DELETE,
                 "models.llama": {**LLAMA_8B, "pool": "h100", "tensorParallelSize": 2, "maxReplicas": 3},
             }
@@ -383,7 +384,7 @@ def test_bad_storage_tenant_and_model_config_is_named(sections: dict[str, Any], 
 
 
 def test_a_plain_text_token_is_refused() -> None:
-    found = problems(prod(), secret_sections=frozenset({"models", "monitoring"}))
+    found = problems(prod(), secret_sections=frozenset({"tenants", "models", "monitoring"}))
     assert found == [
         "error: storage.huggingFaceToken: is stored in plain text; set it with "
         "`pulumi config set --secret --path 'llm-platform:storage.huggingFaceToken' <value>`"
@@ -485,7 +486,7 @@ def test_bad_serving_config_is_named_with_its_numbers(sections: dict[str, Any], 
 
 
 def test_a_plain_text_api_key_is_refused() -> None:
-    found = problems(prod(), secret_sections=frozenset({"storage", "monitoring"}))
+    found = problems(prod(), secret_sections=frozenset({"storage", "tenants", "monitoring"}))
     assert "error: models.llama-8b.apiKey: is stored in plain text; set it with " in found[0]
     assert len(found) == 2  # both models
 

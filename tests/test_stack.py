@@ -90,7 +90,7 @@ def test_dev_is_small_spot_from_zero_and_prod_is_on_demand_and_protected(
         assert capacity("l4") == ["spot"]
         assert instance_types("l4") == ["g6.xlarge"]
         # from zero: no node exists until a replica needs one; at most 3 nodes' GPUs
-        assert pools["l4"]["spec"]["limits"] == {"nvidia.com/gpu": "3"}
+        assert pools["l4"]["spec"]["limits"] == {"nvidia.com/gpu": "4"}
         assert (len(subnets), len(nats)) == (4, 1)
         assert not any(r.protect for r in stack_graph)
     else:
@@ -122,12 +122,27 @@ def test_stack_outputs_describe_the_cluster_and_pools(stack_graph: Graph, stack_
         assert pool["placement"]["nodeSelector"].items() <= labels.items()
 
 
+def alb(gateway: Registration) -> bool:
+    """The ALB's Gateway (the AI gateway's own Gateway has no AWS parameters)."""
+    return "infrastructure" in props(gateway)["spec"]
+
+
+def serving(stack_graph: Graph) -> list[Registration]:
+    """vLLM's Deployments (the AI gateway's Redis runs on the system nodes)."""
+    return [
+        d
+        for d in stack_graph.of_type("apps/v1:Deployment")
+        if props(d)["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == "inference"
+    ]
+
+
 def test_every_gpu_pod_selects_a_pool_and_tolerates_its_taint(stack_graph: Graph) -> None:
     pools = {
         name: p["spec"]["template"]["metadata"] | p["spec"]["template"]["spec"]
         for name, p in _node_pools(stack_graph).items()
     }
-    deployments = stack_graph.of_type("apps/v1:Deployment")
+    deployments = serving(stack_graph)
     assert deployments
     for d in deployments:
         pod = props(d)["spec"]["template"]["spec"]
@@ -147,8 +162,7 @@ def test_each_deployment_has_exactly_one_scaler_after_keda(stack_graph: Graph) -
         for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject")
     ]
     deployments = [
-        (props(d)["metadata"]["namespace"], props(d)["metadata"]["name"])
-        for d in stack_graph.of_type("apps/v1:Deployment")
+        (props(d)["metadata"]["namespace"], props(d)["metadata"]["name"]) for d in serving(stack_graph)
     ]
     assert sorted(targets) == sorted(deployments)
     for s in stack_graph.of_type("keda.sh/v1alpha1:ScaledObject"):
@@ -156,11 +170,11 @@ def test_each_deployment_has_exactly_one_scaler_after_keda(stack_graph: Graph) -
 
 
 def test_serving_waits_for_weights_and_routes_wait_for_the_gateway(stack_graph: Graph) -> None:
-    gateway = next(r for r in stack_graph if r.props.get("kind") == "Gateway")
+    gateway = next(r for r in stack_graph if r.props.get("kind") == "Gateway" and alb(r))
     for route in stack_graph.of_type("gateway.networking.k8s.io/v1:HTTPRoute"):
         assert stack_graph.depends_on(route, gateway)
     jobs = {props(j)["metadata"]["name"]: j for j in stack_graph.of_type("batch/v1:Job")}
-    for d in stack_graph.of_type("apps/v1:Deployment"):
+    for d in serving(stack_graph):
         weights = props(d)["spec"]["template"]["metadata"]["annotations"]["llm-platform.io/weights"]
         if weights in jobs:
             assert stack_graph.depends_on(d, jobs[weights]), d.name
@@ -175,7 +189,7 @@ def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
     }
     pools = {
         props(d)["spec"]["template"]["spec"]["nodeSelector"]["llm-platform.io/pool"]
-        for d in stack_graph.of_type("apps/v1:Deployment")
+        for d in serving(stack_graph)
     }
     if stack_name == "dev":
         # one model under vLLM, the same one under Triton (the second runtime, planned end to end)
@@ -190,10 +204,17 @@ def test_prod_serves_two_models_on_two_pools_with_a_canary_and_dev_one(
         }
         assert runtimes == {"qwen-7b": ["vllm"], "qwen-7b-triton": ["triton", "auth-proxy"]}
     else:
-        assert set(routes) == {"llama-8b", "llama-70b"}
+        # prod serves through the AI gateway: the ALB's one route goes to the proxies, and each
+        # model's AIGatewayRoute keeps the canary split.
+        assert set(routes) == {"ai-gateway"}
+        ai_routes = {
+            props(r)["metadata"]["name"]: props(r)["spec"]
+            for r in stack_graph.of_type("aigateway.envoyproxy.io/v1beta1:AIGatewayRoute")
+        }
+        assert set(ai_routes) == {"llama-8b", "llama-70b"}
         assert pools == {"l40s", "h100"}
-        weights = [b["weight"] for b in routes["llama-8b"]["rules"][0]["backendRefs"]]
-        assert weights == [90, 10]
+        backends = ai_routes["llama-8b"]["rules"][0]["backendRefs"]
+        assert [(b["name"], b["weight"]) for b in backends] == [("llama-8b", 90), ("llama-8b-canary", 10)]
 
 
 def test_monitors_wait_for_their_crds_and_serving_never_waits_for_monitoring(stack_graph: Graph) -> None:
@@ -215,7 +236,7 @@ def test_every_serving_deployment_is_scraped_as_its_runtime(stack_graph: Graph) 
         props(m)["metadata"]["name"]: props(m)["spec"]
         for m in stack_graph.of_type("monitoring.coreos.com/v1:PodMonitor")
     }
-    for deployment in stack_graph.of_type("apps/v1:Deployment"):
+    for deployment in serving(stack_graph):
         pod_labels = props(deployment)["spec"]["template"]["metadata"]["labels"]
         monitor = monitors[pod_labels["app.kubernetes.io/name"]]
         assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
@@ -254,7 +275,7 @@ def test_an_alb_with_deletion_protection_belongs_to_a_protected_gateway(
     stack_graph: Graph, stack_name: str
 ) -> None:
     configs = [r for r in stack_graph if r.props.get("kind") == "LoadBalancerConfiguration"]
-    gateways = [r for r in stack_graph if r.props.get("kind") == "Gateway"]
+    gateways = [r for r in stack_graph if r.props.get("kind") == "Gateway" and alb(r)]
     assert configs and gateways
     for config in configs:
         attributes = {a["key"]: a["value"] for a in props(config)["spec"]["loadBalancerAttributes"]}

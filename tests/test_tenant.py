@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import Tenant
-from components.core import labels
+from components.core import gateway, labels
 from tests.conftest import RunPulumi
 from tests.graph import Graph, props
 from tests.netpol_eval import Peer, allowed
@@ -177,3 +177,32 @@ def test_given_s3_cidrs_replace_the_lookup_and_an_empty_list_is_refused(run_pulu
     assert s3["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "198.51.100.0/24"}}]
     with pytest.raises(ValueError, match="no S3 CIDRs"):
         _ip_blocks([], "S3")  # an empty `to` would let the pods reach every address
+
+
+def test_behind_the_ai_gateway_only_its_proxies_reach_the_model_port(run_pulumi: RunPulumi) -> None:
+    pols = policies(build(run_pulumi, gateway_namespace=gateway.CONTROLLER_NAMESPACE))
+
+    def ingress(peer: Peer, pod: dict[str, str] = INFERENCE) -> bool:
+        return allowed(pols, namespace="team-a", pod_labels=pod, direction="Ingress", peer=peer, port=8000)
+
+    proxy_ns = {"kubernetes.io/metadata.name": gateway.CONTROLLER_NAMESPACE}
+    proxy = Peer(
+        namespace_labels=proxy_ns,
+        pod_labels=dict(gateway.PROXY_POD_LABELS),
+        namespace=gateway.CONTROLLER_NAMESPACE,
+    )
+    assert ingress(proxy)
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    assert ingress(
+        Peer(namespace_labels=monitoring, pod_labels={"app": "prometheus"}, namespace="monitoring")
+    )
+    # The load balancers no longer reach vLLM: a request that skipped the gateway skipped its
+    # key check, budget and audit.
+    assert not ingress(Peer(ip="10.40.193.7"))
+    # Nor does anything else in the gateway's namespace (the controller, Redis).
+    redis = Peer(
+        namespace_labels=proxy_ns,
+        pod_labels={"app.kubernetes.io/name": "redis"},
+        namespace=gateway.CONTROLLER_NAMESPACE,
+    )
+    assert not ingress(redis)

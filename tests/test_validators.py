@@ -197,9 +197,48 @@ UNPINNED_SUBCHARTS = {
 }
 
 
+# Values files upstream publishes for a chart besides its values.yaml, whose keys the chart takes
+# too: Envoy AI Gateway's required Envoy Gateway values and its add-ons (config.envoyGateway is
+# Envoy Gateway's own config API, rendered whole into its ConfigMap).
+EXTRA_VALUES_FILES = {
+    "envoy-gateway": (
+        "ai-gateway/envoy-gateway-values.yaml",
+        "ai-gateway/envoy-gateway-values-addon-token-ratelimit.yaml",
+        "ai-gateway/envoy-gateway-values-addon-inference-pool.yaml",
+    )
+}
+# Subcharts merged under an alias (MANIFEST.md): folder of the chart -> alias -> subfolder.
+ALIASED_SUBCHARTS = {"envoy-gateway": {"crds": "crds"}, "inferencepool": {"inferenceExtension": "epplib"}}
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _merge(a.get(k), b[k]) if k in a else b[k] for k in b} | {
+            k: v for k, v in a.items() if k not in b
+        }
+    return b if b is not None else a
+
+
+def chart_defaults(folder: str) -> Any:
+    charts = upstream_dir() / "charts"
+    defaults = yaml.safe_load((charts / folder / "values.yaml").read_text())
+    for extra in EXTRA_VALUES_FILES.get(folder, ()):
+        defaults = _merge(defaults, yaml.safe_load((charts / extra).read_text()))
+    for alias, sub in ALIASED_SUBCHARTS.get(folder, {}).items():
+        defaults = _merge(
+            {alias: yaml.safe_load((charts / folder / sub / "values.yaml").read_text())}, defaults
+        )
+    if folder == "envoy-gateway":
+        # A strategic-merge patch of the rate-limit Deployment: any Deployment field.
+        defaults["config"]["envoyGateway"]["provider"]["kubernetes"]["rateLimitDeployment"]["patch"][
+            "value"
+        ] = {}
+    return defaults
+
+
 def unknown_keys(chart_name: str, values: dict[str, Any]) -> list[str]:
     charts = upstream_dir() / "charts"
-    defaults = yaml.safe_load((charts / chart_name / "values.yaml").read_text())
+    defaults = chart_defaults(chart_name)
     schema_file = charts / chart_name / "values.schema.json"
     schema = json.loads(schema_file.read_text()) if schema_file.is_file() else None
     unknown = []
@@ -225,17 +264,40 @@ def test_helm_values_use_only_keys_the_pinned_charts_have(planned: Callable[[str
     records = json.loads((out / "resources.json").read_text())
     releases = [r for r in records if r["type"] == "kubernetes:helm.sh/v3:Release"]
     assert releases
+    pins = {chart.name: chart for chart in versions.HELM_CHARTS}
     for release in releases:
-        # an OCI chart is installed by its full reference, oci://<repository>/<chart>
-        name = release["props"]["chart"].rsplit("/", 1)[-1]
-        chart_dir = upstream_dir() / "charts" / name
-        chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
-        stale = versions.STALE_UPSTREAM_CHART_VERSIONS.get(name)
-        assert str(chart["version"]) in (release["props"]["version"], stale), (
-            "pinned version differs from the upstream file"
-        )
+        name = release["props"]["chart"].rsplit("/", 1)[-1]  # oci://<registry>/<chart>
         values = yaml.safe_load((out / "helm" / f"{release['props']['name']}.values.yaml").read_text())
-        assert unknown_keys(name, values) == [], f"{name}: keys not in its values.yaml"
+        if name == versions.AI_GATEWAY_CRDS.name:
+            assert values in ({}, None), "the CRD chart takes no values"
+            continue
+        folder = versions.UPSTREAM_CHART_DIRS.get(name, name)
+        chart = yaml.safe_load((upstream_dir() / "charts" / folder / "Chart.yaml").read_text())
+        expected = "v0.0.0-latest" if name in versions.UPSTREAM_CHART_DIRS else pins[name].version
+        stale = versions.STALE_UPSTREAM_CHART_VERSIONS.get(name)  # karpenter: see versions.py
+        assert str(chart["version"]) in (expected, stale), "pinned version differs from the upstream file"
+        assert release["props"]["version"] == pins[name].version
+        assert unknown_keys(folder, values) == [], f"{folder}: keys not in its values.yaml"
+
+
+def test_gateway_values_are_checked_against_envoy_gateway_and_its_ai_add_ons() -> None:
+    assert (
+        unknown_keys(
+            "envoy-gateway", {"config": {"envoyGateway": {"rateLimit": {"backend": {"type": "Redis"}}}}}
+        )
+        == []
+    )
+    assert (
+        unknown_keys("envoy-gateway", {"crds": {"gatewayAPI": {"safeUpgradePolicy": {"enabled": True}}}})
+        == []
+    )
+    assert unknown_keys("envoy-gateway", {"config": {"envoyGateway": {"rateLimits": {"x": 1}}}}) == [
+        "config.envoyGateway.rateLimits.x"
+    ]
+    assert unknown_keys("inferencepool", {"inferenceExtension": {"replicas": 2}}) == []
+    assert unknown_keys("inferencepool", {"inferenceExtension": {"replicaz": 2}}) == [
+        "inferenceExtension.replicaz"
+    ]
 
 
 def test_chart_key_check_catches_a_typo() -> None:

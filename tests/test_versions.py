@@ -10,14 +10,29 @@ import yaml
 from components import versions
 from tests.upstream import upstream_dir
 
+# Charts whose Chart.yaml in git carries a placeholder the release workflow replaces with the
+# tag (../shared/upstream/MANIFEST.md items 11 and 12): the pin is the published version.
+GIT_PLACEHOLDER_VERSION = "v0.0.0-latest"
+# Charts of CRDs only, installed with no values: their CRDs are what is pinned upstream.
+CRD_ONLY_CHARTS = {versions.AI_GATEWAY_CRDS.name: "aigateway.envoyproxy.io"}
+
 
 @pytest.mark.parametrize("chart", versions.HELM_CHARTS, ids=lambda c: c.name)
 def test_chart_pins_match_the_upstream_chart_files(chart: versions.HelmChart) -> None:
-    upstream = yaml.safe_load((upstream_dir() / "charts" / chart.name / "Chart.yaml").read_text())
+    if chart.name in CRD_ONLY_CHARTS:
+        assert list((upstream_dir() / "crds" / CRD_ONLY_CHARTS[chart.name]).glob("*.yaml"))
+        assert chart.version == versions.AI_GATEWAY.version  # released together
+        return
+    folder = versions.UPSTREAM_CHART_DIRS.get(chart.name, chart.name)
+    upstream = yaml.safe_load((upstream_dir() / "charts" / folder / "Chart.yaml").read_text())
     assert upstream["name"] == chart.name
-    # Karpenter's chart files at its v1.14.1 tag still say 1.13.0 (upstream MANIFEST item 5).
-    expected = versions.STALE_UPSTREAM_CHART_VERSIONS.get(chart.name, chart.version)
-    assert str(upstream["version"]) == expected
+    if chart.name in versions.UPSTREAM_CHART_DIRS:
+        assert str(upstream["version"]) == GIT_PLACEHOLDER_VERSION
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", chart.version)
+    else:
+        # Karpenter's chart files at its v1.14.1 tag still say 1.13.0 (upstream MANIFEST item 5).
+        expected = versions.STALE_UPSTREAM_CHART_VERSIONS.get(chart.name, chart.version)
+        assert str(upstream["version"]) == expected
     assert chart.repository.startswith(("https://", "oci://"))
 
 
@@ -35,6 +50,12 @@ def test_karpenter_ami_alias_is_a_pinned_release() -> None:
     from components.core.karpenter import AMI_ALIAS
 
     assert re.fullmatch(r"al2023@v\d{8}", AMI_ALIAS), AMI_ALIAS
+
+
+def test_gateway_pins_are_the_releases_upstream_was_read_at() -> None:
+    manifest = (upstream_dir() / "MANIFEST.md").read_text()
+    assert f"envoyproxy/gateway | `{versions.ENVOY_GATEWAY.version}`" in manifest
+    assert f"envoyproxy/ai-gateway | `{versions.AI_GATEWAY.version}`" in manifest
 
 
 def test_kube_proxy_matches_the_cluster_minor_version() -> None:

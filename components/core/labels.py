@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 NAME = "app.kubernetes.io/name"
+TENANT = "llm-platform.io/tenant"  # on every tenant namespace
 COMPONENT = "app.kubernetes.io/component"
 PART_OF = {"app.kubernetes.io/part-of": "llm-platform", "app.kubernetes.io/managed-by": "pulumi"}
 

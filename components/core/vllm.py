@@ -55,6 +55,8 @@ class ServeSettings:
     """Parallel reads of the Run:ai streamer (runai_streamer only)."""
     streamer_memory_limit_bytes: int | None = None
     """The streamer's CPU buffer (runai_streamer only)."""
+    log_requests: bool = False
+    """Log each request's prompt and each response (the tenant's audit of bodies, opt-in)."""
 
 
 def serve_args(model: str, s: ServeSettings) -> list[str]:
@@ -85,6 +87,8 @@ def serve_args(model: str, s: ServeSettings) -> list[str]:
         args += ["--model-loader-extra-config", json.dumps(loader, sort_keys=True)]
     if s.otlp_traces_endpoint:
         args += ["--otlp-traces-endpoint", s.otlp_traces_endpoint]
+    if s.log_requests:
+        args += ["--enable-log-requests", "--enable-log-outputs"]
     return args
 
 

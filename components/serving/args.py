@@ -94,6 +94,8 @@ class ServeArgs(TypedDict, total=False):
     """Time in-flight requests get to finish on SIGTERM (default 120)."""
     otlp_traces_endpoint: str
     """OTLP endpoint to send request traces to."""
+    log_requests: bool
+    """Log prompts and responses (the audit of request bodies a tenant opted into)."""
     streamer_concurrency: int
     """Parallel S3 reads of the Run:ai streamer (with load_format runai_streamer; components.core.sizing.streamer_settings)."""
     streamer_memory_limit_bytes: int
@@ -158,8 +160,9 @@ class InferenceServiceArgs(TypedDict, total=False):
     """Where KEDA reads the metrics."""
     keda_release: Required[pulumi.Input[str]]
     """Keda.release_name: ScaledObjects wait for the release that installs their CRD."""
-    route: Required[RouteArgs]
-    """The Gateway to attach to and the hostname to answer on."""
+    route: RouteArgs
+    """The ALB Gateway to attach to and the hostname to answer on. Absent: the model is reached
+    only through the AI gateway (components/model_gateway.py routes to `tracks`)."""
     canary: CanaryArgs
     """A second track (another image, revision or settings) that gets a share of requests."""
     monitoring_release: pulumi.Input[str]

@@ -80,14 +80,15 @@ def build_track(t: Track, runtime: Runtime) -> str:
         },
         opts=in_ns,
     )
-    k8s.apiextensions.CustomResource(
-        f"{name}-target-group",
-        api_version="gateway.k8s.aws/v1",
-        kind="TargetGroupConfiguration",
-        metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(args["route"]["gateway_name"])),
-        spec=target_group_spec(name, runtime.health_path),
-        opts=in_ns,
-    )
+    if "route" in args:  # the ALB targets the pods only when it routes to them itself
+        k8s.apiextensions.CustomResource(
+            f"{name}-target-group",
+            api_version="gateway.k8s.aws/v1",
+            kind="TargetGroupConfiguration",
+            metadata=_k8s.meta(name, namespace, pod_labels, _k8s.installed_by(args["route"]["gateway_name"])),
+            spec=target_group_spec(name, runtime.health_path),
+            opts=in_ns,
+        )
     k8s.policy.v1.PodDisruptionBudget(
         name,
         metadata=_k8s.meta(name, namespace, pod_labels),

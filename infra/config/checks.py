@@ -70,6 +70,12 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
 
 
 def _cross_references(cfg: StackConfig) -> list[Problem]:
+    from infra.config.gateway_checks import check_gateway
+
+    return [*_references(cfg), *check_gateway(cfg)]
+
+
+def _references(cfg: StackConfig) -> list[Problem]:
     from infra.config.crossrefs import check_references  # it imports Problem from here
 
     return check_references(cfg)

@@ -9,6 +9,7 @@ from pydantic import Field
 from infra.config.base import DnsLabel, Model
 from infra.config.charts import ChartName, ChartRepository, ChartSourceConfig, GatewayApiCrdsSource
 from infra.config.cloud import AwsConfig, ClusterConfig, GpuPoolConfig, NetworkConfig
+from infra.config.gateway import GatewayConfig
 from infra.config.images import ImagesConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.workloads import IngressConfig, ModelConfig, StorageConfig, TenantConfig
@@ -29,6 +30,8 @@ class StackConfig(Model):
     """Teams by name; each gets a namespace of that name with quotas, defaults, network policies and edit rights for its group."""
     ingress: IngressConfig | None = None
     """The HTTPS entry point (an ALB through the Gateway API); required when models are served."""
+    gateway: GatewayConfig | None = None
+    """The AI gateway (Envoy Gateway with Envoy AI Gateway) between the load balancer and the models: per-client API keys and token budgets per client and model. Omit to route the load balancer straight to the models (one shared key per model)."""
     monitoring: MonitoringConfig | None = None
     """Prometheus, Alertmanager, Grafana, GPU telemetry and logs; required when models are served (the autoscalers read Prometheus)."""
     models: dict[DnsLabel, ModelConfig] = {}
@@ -36,7 +39,7 @@ class StackConfig(Model):
     default_chart_repository: ChartRepository | None = None
     """A mirror that every Helm chart without its own entry in chartSources is installed from (the same chart at its pinned version), e.g. an Artifactory virtual Helm repository or an OCI registry that proxies the public ones. Default: each chart's public repository."""
     chart_sources: dict[ChartName, ChartSourceConfig] = {}
-    """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy, karpenter): a mirror (repository) or a local chart (path). The pinned version stays."""
+    """Where a Helm chart comes from instead of its public repository (or defaultChartRepository), by chart name (nvidia-device-plugin, keda, aws-load-balancer-controller, kube-prometheus-stack, dcgm-exporter, loki, alloy, karpenter, gateway-helm, ai-gateway-helm, ai-gateway-crds-helm): a mirror (repository) or a local chart (path). The pinned version stays."""
     gateway_api_crds: GatewayApiCrdsSource | None = None
     """Where the pinned Gateway API CRDs (standard-install.yaml of the release in components/versions.py) come from instead of their GitHub release: an https:// mirror or a local file (absolute or relative to the project directory). It must be that release's file. Default: the GitHub release."""
     images: ImagesConfig = ImagesConfig()

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr
 
 from infra.config.base import Cidr, DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
+from infra.config.gateway import ClientConfig
 
 _CPU = r"\d+(\.\d+)?|\d+m"
 _MEMORY = r"\d+(Ki|Mi|Gi|Ti)"
@@ -70,6 +71,10 @@ class TenantConfig(Model):
     """What the namespace may use in total."""
     container_defaults: ContainerDefaults = ContainerDefaults()
     """Requests and limits of containers that set none (a LimitRange)."""
+    clients: dict[DnsLabel, ClientConfig] = {}
+    """API clients of the tenant's models by client id (needs llm-platform:gateway): each has its own key, the models it may call and its token budget on each. The id is what the gateway's records and usage metrics name."""
+    audit_bodies: bool = False
+    """Also keep the request and response bodies of the tenant's models in the audit (vLLM logs them: --enable-log-requests, --enable-log-outputs). Bodies may hold personal data: turning this on is the tenant's decision."""
 
 
 class HuggingFaceSource(Model):

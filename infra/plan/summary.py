@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from components.core import gateway, gpu_catalog
 from components.core.capacity import ModelDemand, PoolSupply, nodes_needed, pool_ends
 from components.core.costs import (
     EXCLUDED,
@@ -172,6 +173,12 @@ def render_summary(cfg: StackConfig, stack: str, registrations: list[Registratio
     lines += _cost_table(cfg)
     lines += ["", f"## Monthly estimate ({HOURS_PER_MONTH} hours, on-demand prices, {cfg.aws.region})", ""]
     lines += _monthly_table(cfg)
+    if cfg.models:
+        lines += ["", f"## Monthly showback per tenant ({HOURS_PER_MONTH} hours, on-demand prices)", ""]
+        lines += showback_table(cfg)
+    if cfg.gateway is not None:
+        lines += ["", "## API clients and token budgets (enforced by the AI gateway)", ""]
+        lines += _budget_table(cfg)
     return "\n".join(lines) + "\n"
 
 
@@ -327,3 +334,49 @@ def _headroom_table(cfg: StackConfig) -> list[str]:
             f"| {shape.name} | {held[0].min_replicas} | {held[0].min_gpus} | {added} | ${monthly:,.0f} |"
         )
     return lines if len(lines) > 2 else ["No pool keeps headroom."]
+
+
+def gpu_hour_usd(cfg: StackConfig, pool: str) -> float:
+    """What one GPU of `pool` costs an hour: its dearest node type over the GPUs in it."""
+    shape = next(p for p in node_pools(cfg) if p.name == pool)
+    gpus = max(gpu_catalog.CATALOG[t].gpus for t in shape.instance_types)
+    return shape.node_hourly_usd / gpus
+
+
+def showback_table(cfg: StackConfig) -> list[str]:
+    """Each tenant's share of the GPU bill: the GPUs its models hold at their minimum and maximum
+    replica counts (canaries included), at the pool's on-demand GPU-hour price. Shared costs
+    (system nodes, NAT, storage, the gateway) are not split."""
+    models, quotas, _ = capacity_inputs(cfg)
+    rows = [
+        "| tenant | models | GPUs (min..max) | $/month at minimum | $/month at maximum |",
+        "|---|---|---|---|---|",
+    ]
+    for tenant in quotas:
+        own = [m for m in models if m.tenant == tenant]
+        if not own:
+            continue
+        low = sum(m.gpus_per_replica * m.min_replicas * gpu_hour_usd(cfg, m.pool) for m in own)
+        high = sum(m.gpus_per_replica * m.max_replicas * gpu_hour_usd(cfg, m.pool) for m in own)
+        gpus_low = sum(m.gpus_per_replica * m.min_replicas for m in own)
+        gpus_high = sum(m.gpus_per_replica * m.max_replicas for m in own)
+        rows.append(
+            f"| {tenant} | {', '.join(sorted({m.name for m in own}))} | {gpus_low}..{gpus_high} "
+            f"| ${low * HOURS_PER_MONTH:,.0f} | ${high * HOURS_PER_MONTH:,.0f} |"
+        )
+    return rows
+
+
+def _budget_table(cfg: StackConfig) -> list[str]:
+    clients = {
+        tenant: [
+            gateway.Client(
+                cid, {m: gateway.Budget(b.tokens_per_minute, b.tokens_per_day) for m, b in c.models.items()}
+            )
+            for cid, c in t.clients.items()
+        ]
+        for tenant, t in cfg.tenants.items()
+    }
+    rows = ["| tenant | client | model | tokens per minute | tokens per day |", "|---|---|---|---|---|"]
+    rows += [f"| {' | '.join(row)} |" for row in gateway.budget_table(clients)]
+    return rows

@@ -56,6 +56,7 @@ def test_the_pack_has_every_invariant_and_blocks_on_each() -> None:
         "no-latest-images",
         "gpu-workloads-target-a-gpu-pool",
         "gpu-namespaces-have-a-gpu-quota",
+        "models-only-through-the-ai-gateway",
         "storage-encrypted-and-private",
         "launch-templates-require-imdsv2",
         "inference-services-have-an-api-key",
@@ -443,3 +444,23 @@ def test_a_triton_without_its_proxy_or_gpus_is_caught(plan: Plan) -> None:
     assert len(found) == 2
     assert any("requests no nvidia.com/gpu" in m for m in found)
     assert any("no authenticating proxy" in m for m in found)
+
+
+def test_with_the_ai_gateway_no_public_route_reaches_a_model_around_it(plan: Plan) -> None:
+    records = plan("prod")
+    assert violations("models-only-through-the-ai-gateway", records) == []
+    # The ALB's route sends a model's path straight to its Service, skipping the gateway.
+    route(records)["rules"][0]["backendRefs"].append(
+        {"name": "llama-8b", "namespace": "search", "port": 8000}
+    )
+    (message,) = violations("models-only-through-the-ai-gateway", records)
+    assert "straight to vLLM Service search/llama-8b" in message
+    # Without the gateway (dev) the ALB routes to the model itself, as it should.
+    assert violations("models-only-through-the-ai-gateway", plan("dev")) == []
+
+
+def test_the_gateway_proxies_count_as_vllm_for_the_guarded_paths(plan: Plan) -> None:
+    records = plan("prod")
+    route(records)["rules"][0]["matches"].append({"path": {"type": "PathPrefix", "value": "/metrics"}})
+    (message,) = violations("vllm-routes-publish-only-guarded-paths", records)
+    assert message.endswith("/v1 and /v2)") and "/ai-gateway sends requests to vLLM but" in message

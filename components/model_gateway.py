@@ -1,0 +1,169 @@
+"""ModelGateway: one model behind the AI gateway.
+
+In the model's (tenant's) namespace: an AIGatewayRoute sending requests that name the model to
+its tracks by weight (the canary split), a SecurityPolicy that admits only the keys of the
+clients allowed to call the model, a BackendTrafficPolicy charging their token budgets, and
+vLLM's own key, which the gateway adds upstream (a BackendSecurityPolicy) and no caller knows.
+"""
+
+from functools import partial
+from typing import Any, Required, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components.core import gateway as gw
+from components.core import labels
+
+
+class ClientArgs(TypedDict, total=False):
+    """An API client allowed to call the model."""
+
+    id: Required[str]
+    """Its client id (what budgets, records and metrics name)."""
+    key: Required[pulumi.Input[str]]
+    """Its API key (a secret)."""
+    tokens_per_minute: int
+    """Tokens it may spend on this model per minute (absent: no limit)."""
+    tokens_per_day: int
+    """Tokens it may spend on this model per day (absent: no limit)."""
+
+
+class TrackArgs(TypedDict):
+    """One track of the model (InferenceService.tracks)."""
+
+    service: str
+    """The track's Service."""
+    weight: int
+    """Percent of the model's requests it gets."""
+
+
+class AccessArgs(TypedDict):
+    """Which tracks serve the model, and which clients may call it. (One object holding both:
+    the Go SDK generator only emits input types for objects reached through an object.)"""
+
+    tracks: list[TrackArgs]
+    """Each track (InferenceService's stable and canary) with its share of requests."""
+    clients: list[ClientArgs]
+    """Clients allowed to call the model."""
+
+
+class ModelGatewayArgs(TypedDict, total=False):
+    namespace: Required[pulumi.Input[str]]
+    """The tenant namespace the model is served in."""
+    model: Required[str]
+    """Served model name: what the request body's `model` must say."""
+    access: Required[AccessArgs]
+    """Its tracks and the clients allowed to call it."""
+    port: Required[int]
+    """The tracks' Service port."""
+    upstream_key: Required[pulumi.Input[str]]
+    """vLLM's --api-key of the model (a secret)."""
+    gateway_namespace: Required[pulumi.Input[str]]
+    """AiGateway.gateway_namespace."""
+    gateway_release: Required[pulumi.Input[str]]
+    """AiGateway.release_name: the routes and policies wait for the CRDs."""
+
+
+def _backend(service: str, port: int, namespace: str) -> dict[str, Any]:
+    return gw.backend_spec(service, namespace, port)
+
+
+class ModelGateway(pulumi.ComponentResource):
+    """One model behind the AI gateway: its AIGatewayRoute (the canary split), the keys of the
+    clients allowed to call it, their token budgets, and vLLM's own key added upstream."""
+
+    route_name: pulumi.Output[str]
+    """The AIGatewayRoute (and the HTTPRoute the AI gateway makes of it)."""
+
+    def __init__(self, name: str, args: ModelGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llmplatform:index:ModelGateway", name, None, opts)
+        ns, model = args["namespace"], args["model"]
+        meta_labels = labels.standard(model, "ai-gateway")
+        after_crds = _k8s.installed_by(args["gateway_release"])
+        child = pulumi.ResourceOptions(parent=self)
+
+        def custom(
+            suffix: str, api: str, kind: str, obj_name: str, spec: object
+        ) -> k8s.apiextensions.CustomResource:
+            return k8s.apiextensions.CustomResource(
+                f"{name}-{suffix}",
+                api_version=api,
+                kind=kind,
+                metadata=_k8s.meta(obj_name, ns, meta_labels, after_crds),
+                spec=spec,
+                opts=child,
+            )
+
+        backends = []
+        tracks = [(t["service"], t["weight"]) for t in args["access"]["tracks"]]
+        for service, _weight in tracks:
+            backend_spec = pulumi.Output.from_input(ns).apply(partial(_backend, service, args["port"]))
+            custom(f"{service}-backend", "gateway.envoyproxy.io/v1alpha1", "Backend", service, backend_spec)
+            custom(
+                f"{service}-ai-backend",
+                "aigateway.envoyproxy.io/v1beta1",
+                "AIServiceBackend",
+                service,
+                gw.ai_service_backend_spec(service),
+            )
+            backends.append(service)
+
+        upstream = k8s.core.v1.Secret(
+            f"{name}-upstream-key",
+            metadata=_k8s.meta(f"{model}-upstream-key", ns, meta_labels),
+            # The key name the AI gateway reads (BackendSecurityPolicy APIKey).
+            string_data={"apiKey": pulumi.Output.secret(args["upstream_key"])},
+            opts=child,
+        )
+        custom(
+            "upstream-auth",
+            "aigateway.envoyproxy.io/v1beta1",
+            "BackendSecurityPolicy",
+            f"{model}-upstream",
+            upstream.metadata.apply(lambda m: gw.upstream_key_policy_spec(str(m["name"]), backends)),
+        )
+
+        route = custom(
+            "route",
+            "aigateway.envoyproxy.io/v1beta1",
+            "AIGatewayRoute",
+            model,
+            pulumi.Output.from_input(args["gateway_namespace"]).apply(
+                lambda g: gw.ai_route_spec(model, g, tracks)
+            ),
+        )
+
+        clients = {c["id"]: c for c in args["access"]["clients"]}
+        keys = k8s.core.v1.Secret(
+            f"{name}-client-keys",
+            metadata=_k8s.meta(f"{model}-client-keys", ns, meta_labels),
+            # API-key auth reads one entry per client: the entry's name is the client id.
+            string_data={cid: pulumi.Output.secret(c["key"]) for cid, c in sorted(clients.items())},
+            opts=child,
+        )
+        custom(
+            "clients",
+            "gateway.envoyproxy.io/v1alpha1",
+            "SecurityPolicy",
+            f"{model}-clients",
+            keys.metadata.apply(lambda m: gw.security_policy_spec(model, str(m["name"]))),
+        )
+
+        budgeted = [
+            gw.Client(cid, {model: gw.Budget(c.get("tokens_per_minute"), c.get("tokens_per_day"))})
+            for cid, c in clients.items()
+        ]
+        rules = gw.rate_limit_rules(model, budgeted)
+        if rules:
+            custom(
+                "budgets",
+                "gateway.envoyproxy.io/v1alpha1",
+                "BackendTrafficPolicy",
+                f"{model}-budgets",
+                gw.budget_policy_spec(model, rules),
+            )
+
+        self.route_name = route.metadata.apply(lambda m: str(m["name"]))
+        self.register_outputs({"route_name": self.route_name})

@@ -1,0 +1,40 @@
+"""Config of the AI gateway: who may call which model, how many tokens they may spend, and the audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr
+
+from infra.config.base import DnsLabel, Model, PrincipalArn
+
+
+class ModelBudget(Model):
+    tokens_per_minute: Annotated[int, Field(ge=1)] | None = None
+    """Tokens (input plus output, as the gateway counts them from the model's answer) the client may spend on this model per minute; omit for no per-minute limit."""
+    tokens_per_day: Annotated[int, Field(ge=1)] | None = None
+    """Tokens the client may spend on this model per day (UTC); omit for no daily limit."""
+
+
+class ClientConfig(Model):
+    key: SecretStr
+    """The client's API key, sent as `Authorization: Bearer <key>`. Set it with `pulumi config set --secret --path 'llm-platform:tenants.<tenant>.clients.<client>.key' ...`; at least 32 characters."""
+    models: Annotated[dict[DnsLabel, ModelBudget], Field(min_length=1)]
+    """The tenant's models this client may call, each with its token budget (`{}`: no budget)."""
+
+
+class AuditConfig(Model):
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days every request record stays locked in the audit bucket (S3 Object Lock, compliance mode: nobody, the account root included, can delete or change a record earlier; it cannot be shortened later), then expires."""
+    auditor_principal_arns: Annotated[list[PrincipalArn], Field(min_length=1)]
+    """IAM roles or users that may assume the auditor role (with MFA): the only principals that can read the records."""
+
+
+class GatewayConfig(Model):
+    replicas: Annotated[int, Field(ge=2, le=20)] = 2
+    """Envoy proxy replicas (on the system nodes, spread over zones, a PodDisruptionBudget keeps one up)."""
+    audit: AuditConfig
+    """The record of every request (time, client, tenant, model and revision, status, tokens, latency) in a locked, KMS-encrypted S3 bucket only an auditor role reads. Needs monitoring.logs.enabled (the log agents ship the records)."""
+
+
+MIN_KEY_LENGTH = 32
