@@ -35,15 +35,19 @@ class AlertThresholdsArgs(TypedDict, total=False):
     preemptions_per_second: float
     """Sequences preempted for want of KV cache, per second."""
     gpu_utilization_high_percent: float
-    """Sustained GPU utilisation above which more GPUs may be needed."""
+    """Sustained utilisation of the GPUs serving a model above which more GPUs may be needed."""
     gpu_utilization_low_percent: float
-    """Sustained GPU utilisation below which GPUs are wasted."""
+    """Sustained utilisation of the GPUs serving a model below which GPUs are wasted."""
     gpu_temperature_celsius: float
     """GPU temperature."""
     restarts_per_hour: int
     """Container restarts per hour."""
     pending_minutes: int
     """Minutes a pod may stay Pending."""
+    traffic_jump_percent: float
+    """Rise of a model's requests per second over the hour before that counts as a jump, percent."""
+    traffic_jump_min_requests_per_second: float
+    """Requests per second below which a model's traffic is too thin to call a jump."""
 
 
 class MonitoringArgs(TypedDict, total=False):

@@ -71,15 +71,35 @@ KSM_HPA_CONDITION = Metric(
     ("namespace", "horizontalpodautoscaler", "condition", "status"),
     "ksm",
 )
+KSM_DEPLOYMENT_SPEC_REPLICAS = Metric(
+    "kube_deployment_spec_replicas", "gauge", ("namespace", "deployment"), "ksm"
+)
+KSM_DEPLOYMENT_AVAILABLE = Metric(
+    "kube_deployment_status_replicas_available", "gauge", ("namespace", "deployment"), "ksm"
+)
+KSM_CONTAINER_READY = Metric(
+    "kube_pod_container_status_ready", "gauge", ("namespace", "pod", "container"), "ksm"
+)
 KSM_NODE_LABELS = Metric("kube_node_labels", "gauge", ("node",), "ksm")
 """With the pool label allowed (label_llm_platform_io_pool), joins DCGM series to node pools."""
 UP = Metric("up", "gauge", ("job",), "prometheus")
+
+# KEDA 2.20's operator (port 8080, scraped by the Keda component's ServiceMonitor). With the
+# ServiceMonitor's honorLabels, `namespace` is the ScaledObject's, not the operator's.
+KEDA_SCALER_ERRORS = Metric(
+    "keda_scaler_detail_errors_total", "counter", ("namespace", "scaledObject", "scaler", "type"), "keda"
+)
+KEDA_SCALED_OBJECT_ERRORS = Metric(
+    "keda_scaled_object_errors_total", "counter", ("namespace", "scaledObject"), "keda"
+)
 
 CONTRACT = (
     VLLM_WAITING, VLLM_RUNNING, VLLM_KV_CACHE_USAGE, VLLM_PREEMPTIONS, VLLM_PROMPT_TOKENS, VLLM_GENERATION_TOKENS,
     VLLM_E2E_LATENCY, VLLM_TTFT, VLLM_TPOT, VLLM_REQUESTS_SUCCEEDED, HTTP_REQUESTS,
     DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE, DCGM_GPU_TEMP, DCGM_POWER, DCGM_XID,
     KSM_RESTARTS, KSM_POD_PHASE, KSM_HPA_REPLICAS, KSM_HPA_MAX, KSM_HPA_MIN, KSM_HPA_CONDITION, KSM_NODE_LABELS, UP,
+    KSM_DEPLOYMENT_SPEC_REPLICAS, KSM_DEPLOYMENT_AVAILABLE, KSM_CONTAINER_READY,
+    KEDA_SCALER_ERRORS, KEDA_SCALED_OBJECT_ERRORS,
 )  # fmt: skip
 
 VLLM_JOB = "vllm"
