@@ -9,7 +9,7 @@ import yaml
 
 from components import _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import alerts, dashboards, labels
+from components.core import alerts, dashboards, eks_control_plane, labels
 from components.core.placement import POOL_LABEL
 from components.versions import KUBE_PROMETHEUS_STACK
 
@@ -50,6 +50,21 @@ class AlertThresholdsArgs(TypedDict, total=False):
     """Requests per second below which a model's traffic is too thin to call a jump."""
 
 
+class ServedModelArgs(TypedDict):
+    """A model the per-model alerts watch (its stable Deployment)."""
+
+    namespace: str
+    """Namespace of the model's Deployment."""
+    deployment: str
+    """Name of the model's stable Deployment."""
+    model: str
+    """The served model name (the `model` label of its vLLM metrics)."""
+    startup_seconds: int
+    """The startup budget of its startupProbe: no replica for longer (plus a node launch) pages."""
+    may_scale_to_zero: bool
+    """min_replicas 0: zero replicas outside working hours is intended."""
+
+
 class MonitoringArgs(TypedDict, total=False):
     retention_days: int
     """Days of metrics to keep."""
@@ -65,6 +80,8 @@ class MonitoringArgs(TypedDict, total=False):
     """alertmanager.yaml (a secret: it holds webhook URLs and passwords)."""
     thresholds: AlertThresholdsArgs
     """Alert thresholds (default: components.core.alerts.Thresholds)."""
+    models: list[ServedModelArgs]
+    """The served models, for the alerts that need each one's startup budget (default: none)."""
     loki_url: str
     """Loki's address, to add it as a Grafana data source (when logs are collected)."""
     chart_source: _k8s.ChartSourceArgs
@@ -85,6 +102,7 @@ def stack_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     return {
         "fullnameOverride": FULLNAME,
+        **eks_control_plane.values(),
         "prometheus": {
             "prometheusSpec": {
                 "scrapeInterval": interval,
@@ -215,7 +233,12 @@ class Monitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=_k8s.meta("llm-platform", ns, labels.PART_OF),
-            spec={"groups": alerts.rule_groups(alerts.Thresholds(**args.get("thresholds", {})))},
+            spec={
+                "groups": alerts.rule_groups(
+                    alerts.Thresholds(**args.get("thresholds", {})),
+                    [alerts.ServedModel(**m) for m in args.get("models", [])],
+                )
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
         for file_name, dashboard in dashboards.dashboards().items():
