@@ -9,7 +9,7 @@ import yaml
 
 from components import _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import alerts, dashboards, eks_control_plane, labels
+from components.core import alerts, dashboards, default_rules, labels
 from components.core.placement import POOL_LABEL
 from components.versions import KUBE_PROMETHEUS_STACK
 
@@ -102,7 +102,7 @@ def stack_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     return {
         "fullnameOverride": FULLNAME,
-        **eks_control_plane.values(),
+        **default_rules.values(),
         "prometheus": {
             "prometheusSpec": {
                 "scrapeInterval": interval,

@@ -4,6 +4,7 @@ start, not only a firing and a quiet case of each expression."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -209,10 +210,28 @@ SITUATIONS: dict[str, list[Situation]] = {
             "10m",
             None,
         ),
+        Situation(
+            "no traffic at night (counters flat)",
+            [
+                s(f'http_requests_total{{{POD},handler="/v1/chat/completions",status="5xx"}}', "7x20"),
+                s(f'http_requests_total{{{POD},handler="/v1/chat/completions",status="2xx"}}', "700x20"),
+            ],
+            "10m",
+            None,
+        ),
     ],
     "VLLMHighP99Latency": [
         Situation("slow requests", histogram("vllm:e2e_request_latency_seconds", slow=True), "20m", MODEL),
         Situation("fast requests", histogram("vllm:e2e_request_latency_seconds", slow=False), "20m", None),
+        Situation(
+            "no traffic (histogram unchanged)",
+            [
+                s(f'vllm:e2e_request_latency_seconds_bucket{{{VLLM},le="{le}"}}', "9x30")
+                for le in ("1", "+Inf")
+            ],
+            "20m",
+            None,
+        ),
     ],
     "VLLMHighP99TimeToFirstToken": [
         Situation(
@@ -329,7 +348,7 @@ SITUATIONS: dict[str, list[Situation]] = {
     ],
     "PodPendingTooLong": [
         Situation(
-            "Pending for 20 minutes",
+            "a replica Pending for want of a GPU for 20 minutes",
             [s('kube_pod_status_phase{namespace="team-a",pod="llama-x",phase="Pending"}', "1x30")],
             "20m",
             {"namespace": "team-a", "pod": "llama-x"},
@@ -497,3 +516,16 @@ def test_no_healthy_replica_waits_for_each_models_own_startup_budget() -> None:
         minutes = int(rules[("VLLMNoHealthyReplica", m.model)].for_.removesuffix("m"))
         assert minutes * 60 >= m.startup_seconds + 5 * 60
     assert LLAMA.outage_minutes > QWEN.outage_minutes
+
+
+def test_docs_list_every_rule_with_its_severity_and_tested_situations() -> None:
+    """docs/alerts.md is what the on-call reads: every rule, its severity, and the situations its
+    tests cover, in the words the tests use."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "alerts.md").read_text()
+    sections = dict(re.findall(r"^### (\w+): \w+\n(.*?)(?=^##|\Z)", doc, re.M | re.S))
+    assert sorted(sections) == sorted(SEVERITY)
+    for alert, body in sections.items():
+        assert f"### {alert}: {SEVERITY[alert]}\n" in doc
+        listed = re.findall(r"^- (fires|quiet): (.+)$", body, re.M)
+        tested = [("fires" if x.fires else "quiet", x.name) for x in SITUATIONS[alert]]
+        assert listed == tested, alert

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components import GpuNodePool, GpuTelemetry, Logs, Monitoring, versions
-from components.core import alerts, eks_control_plane
+from components.core import alerts, default_rules
 from components.gpu_telemetry import TARGET_POD_LABELS
 from components.monitoring import ALERTMANAGER_SECRET, ServedModelArgs
 from infra.config.monitoring import AlertThresholds
@@ -177,6 +177,8 @@ def test_nothing_eks_keeps_out_of_reach_is_scraped_or_alerted_on(graph: Graph) -
         "kubeProxy",
     ):
         assert rules[group] is False, group
+    # A canary's 1..1 HPA is always at its maximum: the chart's alert would notify for ever.
+    assert values["defaultRules"]["disabled"] == {"KubeHpaMaxedOut": True}
     # Nothing that works on EKS is turned off with them: the API server, kubelet, KSM, nodes.
     assert not set(rules) & {"kubeApiserverAvailability", "kubelet", "kubernetesApps", "node", "general"}
 
@@ -184,10 +186,10 @@ def test_nothing_eks_keeps_out_of_reach_is_scraped_or_alerted_on(graph: Graph) -
 def test_every_default_rule_group_of_the_pinned_chart_was_decided() -> None:
     """A chart upgrade that adds a rule group fails here until someone checks it against EKS."""
     pinned = upstream_values("kube-prometheus-stack")["defaultRules"]["rules"]
-    decided = set(eks_control_plane.DISABLED_RULE_GROUPS) | set(eks_control_plane.KEPT_RULE_GROUPS)
-    assert not set(eks_control_plane.DISABLED_RULE_GROUPS) & set(eks_control_plane.KEPT_RULE_GROUPS)
+    decided = set(default_rules.DISABLED_RULE_GROUPS) | set(default_rules.KEPT_RULE_GROUPS)
+    assert not set(default_rules.DISABLED_RULE_GROUPS) & set(default_rules.KEPT_RULE_GROUPS)
     assert decided == set(pinned)
-    for component in eks_control_plane.UNREACHABLE_COMPONENTS:
+    for component in default_rules.UNREACHABLE_COMPONENTS:
         assert upstream_values("kube-prometheus-stack")[component]["enabled"] is True  # on by default
 
 

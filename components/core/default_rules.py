@@ -1,4 +1,4 @@
-"""What kube-prometheus-stack may scrape and alert on in an EKS cluster.
+"""What kube-prometheus-stack may scrape and alert on in an EKS cluster running this platform.
 
 The chart assumes a self-managed control plane. EKS runs the scheduler, the controller
 manager and etcd out of the cluster's reach, and its kube-proxy add-on binds its metrics to
@@ -71,11 +71,23 @@ KEPT_RULE_GROUPS = (
 )
 
 
+DISABLED_ALERTS = {
+    "KubeHpaMaxedOut": (
+        "fires for ever on every HPA whose minimum is its maximum (each 1..1 canary); "
+        "the platform's AutoscalerAtMaximum skips those"
+    ),
+}
+"""Single default alerts turned off (defaultRules.disabled), with the reason."""
+
+
 def values() -> dict[str, Any]:
     """kube-prometheus-stack values: neither scrape nor alert on what EKS does not expose. Both
     levers are set: the component toggles drop the Services and ServiceMonitors, the rule toggles
     drop the rules even where a chart version ties them to other conditions."""
     return {
         **{component: {"enabled": False} for component in UNREACHABLE_COMPONENTS},
-        "defaultRules": {"rules": dict.fromkeys(DISABLED_RULE_GROUPS, False)},
+        "defaultRules": {
+            "rules": dict.fromkeys(DISABLED_RULE_GROUPS, False),
+            "disabled": dict.fromkeys(DISABLED_ALERTS, True),
+        },
     }
