@@ -465,3 +465,21 @@ def test_a_plain_text_api_key_is_refused() -> None:
     found = problems(prod(), secret_sections=frozenset({"storage", "monitoring"}))
     assert "error: models.llama-8b.apiKey: is stored in plain text; set it with " in found[0]
     assert len(found) == 2  # both models
+
+
+def test_a_boolean_is_not_a_cidr() -> None:
+    """ipaddress reads False as 0.0.0.0/32 (with a DeprecationWarning); the config refuses it."""
+    from pydantic import ValidationError
+
+    from infra.config.cloud import EndpointConfig
+    from infra.config.workloads import IngressConfig
+
+    ingress = {
+        "domain": "llm.example.com",
+        "certificateArn": "arn:aws:acm:us-east-1:111111111111:certificate/0b7e",
+    }
+    with pytest.raises(ValidationError, match="false is not a CIDR"):
+        IngressConfig.model_validate({**ingress, "allowedCidrs": [False]})
+    with pytest.raises(ValidationError, match="true is not a CIDR"):
+        EndpointConfig.model_validate({"publicAccessCidrs": ["10.0.0.0/8", True]})
+    assert IngressConfig.model_validate({**ingress, "allowedCidrs": ["10.0.0.0/8"]}).allowed_cidrs

@@ -37,6 +37,15 @@ def matching(regex: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def no_booleans(value: Any) -> Any:
+    """Refuse true/false where a CIDR is expected: ipaddress would read False as 0.0.0.0/32
+    (with a DeprecationWarning) instead of failing."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool):
+            raise ValueError(f"{str(item).lower()} is not a CIDR such as 10.0.0.0/16")
+    return value
+
+
 def pattern(regex: str) -> Any:
     """The same rule for editors that validate stack files against the JSON Schema."""
     return Field(json_schema_extra={"pattern": f"^{regex}$"})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from infra.config.base import (
     AccountId,
@@ -16,6 +16,7 @@ from infra.config.base import (
     Region,
     SubnetId,
     VpcId,
+    no_booleans,
 )
 
 
@@ -49,10 +50,20 @@ class NetworkConfig(Model):
     existing_vpc: ExistingVpc | None = None
     """Adopt this VPC and its subnets instead of creating a VPC; vpcCidr, natGateways and flowLogRetentionDays then do not apply."""
 
+    @field_validator("vpc_cidr", mode="before")
+    @classmethod
+    def _vpc_cidr_not_booleans(cls, value: Any) -> Any:
+        return no_booleans(value)
+
 
 class EndpointConfig(Model):
     public_access_cidrs: list[IPv4Network] = []
     """CIDRs allowed to reach the Kubernetes API over the internet (office, VPN, CI runners). Empty: the endpoint is private and reachable only from inside the VPC."""
+
+    @field_validator("public_access_cidrs", mode="before")
+    @classmethod
+    def _public_access_cidrs_not_booleans(cls, value: Any) -> Any:
+        return no_booleans(value)
 
 
 class SystemNodesConfig(Model):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
+from infra.config.base import DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, no_booleans, pattern
 
 _CPU = r"\d+(\.\d+)?|\d+m"
 _MEMORY = r"\d+(Ki|Mi|Gi|Ti)"
@@ -235,3 +235,8 @@ class IngressConfig(Model):
     """Days to keep the load balancer's request logs in S3 (the request audit)."""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """TLS policy of the HTTPS listener."""
+
+    @field_validator("allowed_cidrs", mode="before")
+    @classmethod
+    def _allowed_cidrs_not_booleans(cls, value: Any) -> Any:
+        return no_booleans(value)
