@@ -10,6 +10,9 @@ from components.core import labels
 from components.core.placement import GPU_PRESENT_LABEL, GPU_TAINT_KEY
 from components.versions import DCGM_EXPORTER
 
+TARGET_POD_LABELS = "namespace|pod|container"
+"""Labels Prometheus gives a target from its pod; the exporter's own, not the GPU's."""
+
 
 class GpuTelemetryArgs(TypedDict, total=False):
     namespace: Required[pulumi.Input[str]]
@@ -80,6 +83,9 @@ class GpuTelemetry(pulumi.ComponentResource):
                         "interval": f"{args.get('scrape_interval_seconds', 15)}s",
                         # The exporter names the pod and namespace a GPU serves; keep them.
                         "honorLabels": True,
+                        # ...and only those: without this, a GPU no pod holds would take the
+                        # exporter's own pod and namespace from the target, and count as serving.
+                        "relabelings": [{"action": "labeldrop", "regex": TARGET_POD_LABELS}],
                     }
                 ],
             },

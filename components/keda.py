@@ -7,8 +7,11 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.cluster import SYSTEM_POOL
+from components.core import labels
 from components.core.placement import POOL_LABEL
 from components.versions import KEDA
+
+OPERATOR = "keda-operator"  # the chart's operator.name: its Deployment, Service and metrics job
 
 
 class KedaArgs(TypedDict, total=False):
@@ -16,6 +19,9 @@ class KedaArgs(TypedDict, total=False):
     """Namespace to create for KEDA (default: the component name)."""
     chart_source: _k8s.ChartSourceArgs
     """Install the KEDA chart from a mirror or a local path (default: its public repository; the pinned version either way)."""
+    monitoring_release: pulumi.Input[str]
+    """Monitoring.release_name: Prometheus scrapes the operator's metrics (scaler errors) through a
+    ServiceMonitor, created once the release has installed its CRD; absent: not scraped."""
 
 
 def keda_values() -> dict[str, Any]:
@@ -25,8 +31,25 @@ def keda_values() -> dict[str, Any]:
         # Two operators (leader election) so scaling survives a node drain.
         "operator": {"replicaCount": 2},
         "podDisruptionBudget": {"operator": {"minAvailable": 1}},
-        # The operator's own metrics, for the "autoscaler unable to scale" alerts.
+        # The operator's own metrics (port 8080 on its Service), for the scaler-error alerts;
+        # the component's ServiceMonitor scrapes them once the monitoring CRDs exist.
         "prometheus": {"operator": {"enabled": True}, "metricServer": {"enabled": True}},
+    }
+
+
+def operator_monitor() -> dict[str, Any]:
+    """ServiceMonitor spec for the operator's metrics port (the chart's `keda-operator` Service)."""
+    return {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": OPERATOR}},
+        "endpoints": [
+            {
+                "port": "metrics",
+                "path": "/metrics",
+                # KEDA's metrics name the ScaledObject's namespace; keep it rather than the
+                # operator's, so alerts say which model cannot scale.
+                "honorLabels": True,
+            }
+        ],
     }
 
 
@@ -57,6 +80,20 @@ class Keda(pulumi.ComponentResource):
             source=args.get("chart_source"),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if "monitoring_release" in args:
+            k8s.apiextensions.CustomResource(
+                f"{name}-metrics",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=_k8s.meta(
+                    OPERATOR,
+                    namespace.metadata.apply(lambda m: str(m["name"])),
+                    labels.PART_OF,
+                    _k8s.installed_by(args["monitoring_release"]),
+                ),
+                spec=operator_monitor(),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
+            )
         self.namespace = namespace.metadata.apply(lambda m: str(m["name"]))
         self.release_name = release.name.apply(lambda n: str(n))
         self.register_outputs({"namespace": self.namespace, "release_name": self.release_name})

@@ -9,7 +9,7 @@ import yaml
 
 from components import _k8s
 from components.cluster import SYSTEM_POOL
-from components.core import alerts, dashboards, labels, triton_alerts
+from components.core import alerts, dashboards, default_rules, labels, triton_alerts
 from components.core.placement import POOL_LABEL
 from components.versions import KUBE_PROMETHEUS_STACK
 
@@ -35,15 +35,34 @@ class AlertThresholdsArgs(TypedDict, total=False):
     preemptions_per_second: float
     """Sequences preempted for want of KV cache, per second."""
     gpu_utilization_high_percent: float
-    """Sustained GPU utilisation above which more GPUs may be needed."""
+    """Sustained utilisation of the GPUs serving a model above which more GPUs may be needed."""
     gpu_utilization_low_percent: float
-    """Sustained GPU utilisation below which GPUs are wasted."""
+    """Sustained utilisation of the GPUs serving a model below which GPUs are wasted."""
     gpu_temperature_celsius: float
     """GPU temperature."""
     restarts_per_hour: int
     """Container restarts per hour."""
     pending_minutes: int
     """Minutes a pod may stay Pending."""
+    traffic_jump_percent: float
+    """Rise of a model's requests per second over the hour before that counts as a jump, percent."""
+    traffic_jump_min_requests_per_second: float
+    """Requests per second below which a model's traffic is too thin to call a jump."""
+
+
+class ServedModelArgs(TypedDict):
+    """A model the per-model alerts watch (its stable Deployment)."""
+
+    namespace: str
+    """Namespace of the model's Deployment."""
+    deployment: str
+    """Name of the model's stable Deployment."""
+    model: str
+    """The served model name (the `model` label of its vLLM metrics)."""
+    startup_seconds: int
+    """The startup budget of its startupProbe: no replica for longer (plus a node launch) pages."""
+    may_scale_to_zero: bool
+    """min_replicas 0: zero replicas outside working hours is intended."""
 
 
 class MonitoringArgs(TypedDict, total=False):
@@ -61,6 +80,8 @@ class MonitoringArgs(TypedDict, total=False):
     """alertmanager.yaml (a secret: it holds webhook URLs and passwords)."""
     thresholds: AlertThresholdsArgs
     """Alert thresholds (default: components.core.alerts.Thresholds)."""
+    models: list[ServedModelArgs]
+    """The served models, for the alerts that need each one's startup budget (default: none)."""
     loki_url: str
     """Loki's address, to add it as a Grafana data source (when logs are collected)."""
     chart_source: _k8s.ChartSourceArgs
@@ -81,6 +102,7 @@ def stack_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     return {
         "fullnameOverride": FULLNAME,
+        **default_rules.values(),
         "prometheus": {
             "prometheusSpec": {
                 "scrapeInterval": interval,
@@ -212,7 +234,14 @@ class Monitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=_k8s.meta("llm-platform", ns, labels.PART_OF),
-            spec={"groups": [*alerts.rule_groups(thresholds), triton_alerts.rule_group(thresholds)]},
+            spec={
+                "groups": [
+                    *alerts.rule_groups(
+                        thresholds, [alerts.ServedModel(**m) for m in args.get("models", [])]
+                    ),
+                    triton_alerts.rule_group(thresholds),
+                ]
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
         for file_name, dashboard in dashboards.dashboards().items():

@@ -11,12 +11,14 @@ from components import AuditLog, GpuTelemetry, Logs, Monitoring
 from components.core import gateway
 from components.core.alertmanager import ReceiverSpec, alertmanager_config
 from components.core.labels import MONITORING_NAMESPACE
+from components.core.sizing import startup_budget_seconds
 from components.logs import LogsArgs, loki_url
-from components.monitoring import AlertThresholdsArgs, MonitoringArgs, alertmanager_yaml
+from components.monitoring import AlertThresholdsArgs, MonitoringArgs, ServedModelArgs, alertmanager_yaml
 from components.versions import ALLOY, DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, LOKI
 from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
+from infra.config.derived import sizing_of
 from infra.config.monitoring import Receiver
 
 
@@ -43,6 +45,23 @@ def _spec(receiver: Receiver) -> ReceiverSpec:
     )
 
 
+def served_models(cfg: StackConfig) -> list[ServedModelArgs]:
+    """The models the serving layer deploys (none without the gateway), with the startup
+    budget their startupProbes get, for the alerts that wait for a cold start."""
+    if cfg.ingress is None:
+        return []
+    return [
+        {
+            "namespace": model.tenant,  # a tenant's namespace is named after it
+            "deployment": name,
+            "model": name,
+            "startup_seconds": startup_budget_seconds(sizing_of(cfg, name).weight_bytes, model.weights),
+            "may_scale_to_zero": model.min_replicas == 0,
+        }
+        for name, model in cfg.models.items()
+    ]
+
+
 def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
     m = cfg.monitoring
     if m is None:
@@ -62,6 +81,7 @@ def build_observability(cfg: StackConfig, cloud: Cloud) -> Observability | None:
         "alertmanager_config": pulumi.Output.secret(alertmanager_yaml(alertmanager_config(receivers))),
         "thresholds": cast(AlertThresholdsArgs, m.thresholds.model_dump()),
         "chart_source": chart_source(cfg, KUBE_PROMETHEUS_STACK),
+        "models": served_models(cfg),
     }
     if m.logs.enabled:
         args["loki_url"] = loki_url(MONITORING_NAMESPACE)

@@ -49,7 +49,15 @@ def build_serving(
 ) -> Serving:
     if not cfg.models or cfg.ingress is None or observability is None:
         return Serving(None, None, {})
-    keda = Keda("keda", {"namespace": "keda", "chart_source": chart_source(cfg, KEDA)}, cloud.on_cluster)
+    keda = Keda(
+        "keda",
+        {
+            "namespace": "keda",
+            "chart_source": chart_source(cfg, KEDA),
+            "monitoring_release": observability.monitoring.release_name,
+        },
+        cloud.on_cluster,
+    )
     ingress = cfg.ingress
     gateway_args: IngressGatewayArgs = {
         "cluster_name": cloud.cluster.cluster_name,

@@ -36,8 +36,9 @@ ensure_policy_venv() {
 }
 
 ensure_debian_tools() {
-  # promtool checks and tests the alert rules and dashboard queries; amtool the alert routing.
-  if command -v promtool >/dev/null && command -v amtool >/dev/null; then
+  # promtool checks and tests the alert rules and dashboard queries; amtool the alert routing,
+  # fed to the packaged Alertmanager to test inhibition.
+  if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null; then
     return
   fi
   echo "== installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)"

@@ -498,3 +498,21 @@ def test_a_managed_pool_keeps_its_node_floor() -> None:
         SECRET_SECTIONS,
     )
     assert (cfg.gpu_pools["l4"].kind, cfg.gpu_pools["l4"].min_size) == ("managed", 1)
+
+
+def test_a_boolean_is_not_a_cidr() -> None:
+    """ipaddress reads False as 0.0.0.0/32 (with a DeprecationWarning); the config refuses it."""
+    from pydantic import ValidationError
+
+    from infra.config.cloud import EndpointConfig
+    from infra.config.workloads import IngressConfig
+
+    ingress = {
+        "domain": "llm.example.com",
+        "certificateArn": "arn:aws:acm:us-east-1:111111111111:certificate/0b7e",
+    }
+    with pytest.raises(ValidationError, match=r"(?i)false is not a CIDR"):
+        IngressConfig.model_validate({**ingress, "allowedCidrs": [False]})
+    with pytest.raises(ValidationError, match=r"(?i)true is not a CIDR"):
+        EndpointConfig.model_validate({"publicAccessCidrs": ["10.0.0.0/8", True]})
+    assert IngressConfig.model_validate({**ingress, "allowedCidrs": ["10.0.0.0/8"]}).allowed_cidrs

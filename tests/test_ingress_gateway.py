@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
 from components import IngressGateway, Keda, versions
 from components.core import elb_logs
@@ -16,6 +17,7 @@ from tests.conftest import RunPulumi
 from tests.graph import Graph, policy, props
 from tests.iam_eval import allows
 from tests.pod_identity import scoped_to
+from tests.upstream import upstream_dir
 
 CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/llm-test"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -160,6 +162,30 @@ def test_keda_is_the_pinned_chart_on_system_nodes(run_pulumi: RunPulumi) -> None
     assert (release["chart"], release["version"]) == (versions.KEDA.name, versions.KEDA.version)
     assert release["values"]["nodeSelector"] == {"llm-platform.io/pool": "system"}
     assert release["values"]["operator"]["replicaCount"] == 2
+    assert g.of_type("monitoring.coreos.com/v1:ServiceMonitor") == []  # no monitoring, no monitor
+
+
+def test_keda_operator_metrics_are_scraped_once_monitoring_is_installed(run_pulumi: RunPulumi) -> None:
+    """Scaler errors are only visible if Prometheus scrapes the operator (the KEDA alerts)."""
+
+    def program() -> None:
+        k8s_opts = pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="{}")])
+        kps = k8s.helm.v3.Release("kps", chart="kube-prometheus-stack", opts=k8s_opts)
+        Keda("keda", {"monitoring_release": kps.name}, k8s_opts)
+
+    g = run_pulumi(program)
+    release = next(r for r in g.of_type("helm.sh/v3:Release") if props(r)["chart"] == versions.KEDA.name)
+    monitor = g.one("monitoring.coreos.com/v1:ServiceMonitor")
+    spec = props(monitor)["spec"]
+    pinned = yaml.safe_load((upstream_dir() / "charts" / "keda" / "values.yaml").read_text())
+    # The chart's operator Service carries app.kubernetes.io/name=<operator.name> and, with
+    # prometheus.operator.enabled, a port named "metrics".
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": pinned["operator"]["name"]}
+    assert props(release)["values"]["prometheus"]["operator"]["enabled"] is True
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["honorLabels"] is True
+    assert props(monitor)["metadata"]["namespace"] == "keda"
+    assert g.depends_on(monitor, g.one("helm.sh/v3:Release", name="kps")) and g.depends_on(monitor, release)
 
 
 @pytest.mark.parametrize(

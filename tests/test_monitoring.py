@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
 from components import GpuNodePool, GpuTelemetry, Logs, Monitoring, versions
-from components.core import alerts, triton_alerts
-from components.monitoring import ALERTMANAGER_SECRET
+from components.core import alerts, default_rules, triton_alerts
+from components.gpu_telemetry import TARGET_POD_LABELS
+from components.monitoring import ALERTMANAGER_SECRET, ServedModelArgs
 from infra.config.monitoring import AlertThresholds
 from tests.conftest import RunPulumi
 from tests.graph import Graph, on_aws, policy, props
 from tests.iam_eval import allows
 from tests.test_gpu_runtime import _tolerates
+from tests.upstream import upstream_dir
+
+
+def upstream_values(chart: str) -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((upstream_dir() / "charts" / chart / "values.yaml").read_text())
+    return values
+
 
 PASSWORD = "grafana-not-a-real-password"
+MODEL: ServedModelArgs = {
+    "namespace": "team-a",
+    "deployment": "llama",
+    "model": "llama",
+    "startup_seconds": 976,
+    "may_scale_to_zero": False,
+}
 ROUTING = "route: {receiver: nowhere}\nreceivers: [{name: nowhere, webhook_configs: [{url: 'https://hooks.example/s3cr3t'}]}]\n"
 
 
@@ -36,6 +53,7 @@ def build_monitoring(run_pulumi: RunPulumi) -> Graph:
                 "grafana_admin_password": PASSWORD,
                 "alertmanager_config": ROUTING,
                 "thresholds": {"queue_depth": 20},
+                "models": [MODEL],
             },
             k8s_opts,
         )
@@ -102,9 +120,12 @@ def test_rules_are_the_generated_ones_and_wait_for_the_crds(graph: Graph) -> Non
     rule = graph.one("monitoring.coreos.com/v1:PrometheusRule")
     thresholds = alerts.Thresholds(queue_depth=20)
     assert props(rule)["spec"]["groups"] == [
-        *alerts.rule_groups(thresholds),
+        *alerts.rule_groups(thresholds, [alerts.ServedModel(**MODEL)]),
         triton_alerts.rule_group(thresholds),
     ]
+    per_model = next(g for g in props(rule)["spec"]["groups"] if g["name"] == "llm-platform.models")
+    outage = next(r for r in per_model["rules"] if r["alert"] == "VLLMNoHealthyReplica")
+    assert outage["labels"]["model"] == "llama" and outage["for"] == "22m"  # 976 s budget + 5 min
     assert graph.depends_on(rule, release(graph, "kube-prometheus-stack"))
 
 
@@ -133,7 +154,45 @@ def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_pod_labels(graph: Graph)
     monitor = graph.one("monitoring.coreos.com/v1:ServiceMonitor")
     (endpoint,) = props(monitor)["spec"]["endpoints"]
     assert endpoint["honorLabels"] is True and endpoint["interval"] == "10s"
+    # The exporter's own pod labels are dropped, so only a GPU held by a pod carries `pod`.
+    (drop,) = endpoint["relabelings"]
+    assert drop["action"] == "labeldrop"
+    dropped = re.compile(drop["regex"])
+    assert all(dropped.fullmatch(label) for label in ("namespace", "pod", "container"))
+    assert not any(dropped.fullmatch(label) for label in ("Hostname", "gpu", "UUID", "job", "instance"))
+    assert drop["regex"] == TARGET_POD_LABELS
     assert graph.depends_on(monitor, release(graph, "kube-prometheus-stack"))
+
+
+def test_nothing_eks_keeps_out_of_reach_is_scraped_or_alerted_on(graph: Graph) -> None:
+    """On EKS the controller manager, scheduler and etcd are not in the cluster and kube-proxy's
+    metrics bind to 127.0.0.1: their Down alerts (critical) would page for ever."""
+    values = props(release(graph, "kube-prometheus-stack"))["values"]
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component]["enabled"] is False, component
+    rules = values["defaultRules"]["rules"]
+    for group in (
+        "etcd",
+        "kubeControllerManager",
+        "kubeSchedulerAlerting",
+        "kubeSchedulerRecording",
+        "kubeProxy",
+    ):
+        assert rules[group] is False, group
+    # A canary's 1..1 HPA is always at its maximum: the chart's alert would notify for ever.
+    assert values["defaultRules"]["disabled"] == {"KubeHpaMaxedOut": True}
+    # Nothing that works on EKS is turned off with them: the API server, kubelet, KSM, nodes.
+    assert not set(rules) & {"kubeApiserverAvailability", "kubelet", "kubernetesApps", "node", "general"}
+
+
+def test_every_default_rule_group_of_the_pinned_chart_was_decided() -> None:
+    """A chart upgrade that adds a rule group fails here until someone checks it against EKS."""
+    pinned = upstream_values("kube-prometheus-stack")["defaultRules"]["rules"]
+    decided = set(default_rules.DISABLED_RULE_GROUPS) | set(default_rules.KEPT_RULE_GROUPS)
+    assert not set(default_rules.DISABLED_RULE_GROUPS) & set(default_rules.KEPT_RULE_GROUPS)
+    assert decided == set(pinned)
+    for component in default_rules.UNREACHABLE_COMPONENTS:
+        assert upstream_values("kube-prometheus-stack")[component]["enabled"] is True  # on by default
 
 
 def test_config_thresholds_and_core_thresholds_have_the_same_fields() -> None:
@@ -205,3 +264,36 @@ def test_alloy_config_is_well_formed_river() -> None:
         "loki.write",
     ):
         assert block in text
+
+
+def test_each_models_outage_alert_waits_out_its_startup_probe(stack_graph: Graph, stack_name: str) -> None:
+    """VLLMNoHealthyReplica of every served model waits longer than the startupProbe lets its
+    Deployment load (plus a node launch), names that Deployment, and in dev, where the model
+    scales to zero at night, ignores a Deployment at zero."""
+    groups = props(stack_graph.one("monitoring.coreos.com/v1:PrometheusRule"))["spec"]["groups"]
+    outage = {
+        r["labels"]["model"]: r
+        for g in groups
+        if g["name"] == "llm-platform.models"
+        for r in g["rules"]
+        if r["alert"] == "VLLMNoHealthyReplica"
+    }
+    served = [
+        props(d)
+        for d in stack_graph.of_type("apps/v1:Deployment")
+        if props(d)["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
+        and not props(d)["metadata"]["name"].endswith("-canary")
+    ]
+    assert served and sorted(outage) == sorted(d["metadata"]["name"] for d in served)
+    for d in served:
+        rule = outage[d["metadata"]["name"]]
+        probe = d["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+        assert (
+            int(rule["for"].removesuffix("m")) * 60
+            >= probe["failureThreshold"] * probe["periodSeconds"] + 300
+        )
+        assert (
+            f'namespace="{d["metadata"]["namespace"]}",deployment="{d["metadata"]["name"]}"' in rule["expr"]
+        )
+    if stack_name == "dev":  # qwen-7b: minReplicas 0 with working hours
+        assert ">= 1)" in outage["qwen-7b"]["expr"]

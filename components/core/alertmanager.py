@@ -11,6 +11,8 @@ from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
 NOWHERE = "nowhere"
+INHIBIT_SCOPES = (("namespace", "model"), ("Hostname", "gpu"))
+"""A critical alert silences the warnings and info of the same model, or of the same GPU."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def alertmanager_config(receivers: dict[str, ReceiverSpec]) -> dict[str, Any]:
 
     Warnings go to the critical receiver when they have none of their own;
     info goes nowhere unless asked for. A critical alert silences the warnings
-    of the same model while it fires.
+    of the same model (or the same GPU) while it fires, and nothing else.
     """
     routed = dict(receivers)
     if "warning" not in routed and "critical" in routed:
@@ -84,10 +86,14 @@ def alertmanager_config(receivers: dict[str, ReceiverSpec]) -> dict[str, Any]:
         },
         "inhibit_rules": [
             {
-                "source_matchers": ['severity="critical"'],
+                # Alertmanager counts a label missing on both sides as equal: without the
+                # non-empty matchers, any critical alert lacking these labels (every GPU alert)
+                # would silence every warning that lacks them too.
+                "source_matchers": ['severity="critical"', *(f'{label}=~".+"' for label in scope)],
                 "target_matchers": ['severity=~"warning|info"'],
-                "equal": ["namespace", "model"],
+                "equal": list(scope),
             }
+            for scope in INHIBIT_SCOPES
         ],
         "receivers": [{"name": NOWHERE}, *(_receiver(s, routed[s]) for s in SEVERITIES if s in routed)],
     }

@@ -1,70 +1,62 @@
 """Alert rules of the platform, generated from the metric contract and configurable thresholds.
 
-Severity decides routing: critical pages, warning notifies, info informs.
-Every rule has a promtool test in which it fires and one in which it stays
-quiet (tests/test_alerts.py).
+Severity decides routing: critical pages, warning notifies, info informs. Each rule is
+tested under promtool in the production situations that matter to it (tests/test_alerts.py)
+and documented with its threshold in docs/alerts.md. The GPU, pod and autoscaler rules are
+in components.core.alerts_cluster.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from components.core.alerts_base import Rule, Thresholds
+from components.core.alerts_cluster import gpu_rules, workload_rules
 from components.core.metrics import (
-    DCGM_GPU_TEMP,
-    DCGM_GPU_UTIL,
-    DCGM_XID,
     HTTP_REQUESTS,
-    KSM_HPA_CONDITION,
-    KSM_HPA_MAX,
-    KSM_HPA_MIN,
-    KSM_HPA_REPLICAS,
-    KSM_POD_PHASE,
+    KSM_CONTAINER_READY,
+    KSM_DEPLOYMENT_AVAILABLE,
+    KSM_DEPLOYMENT_SPEC_REPLICAS,
     KSM_RESTARTS,
     MODEL_LABEL,
-    UP,
     VLLM_E2E_LATENCY,
     VLLM_JOB,
     VLLM_KV_CACHE_USAGE,
     VLLM_PREEMPTIONS,
     VLLM_TTFT,
     VLLM_WAITING,
+    pods_of,
 )
 
-GPU_NODE = "Hostname"  # the node a DCGM series comes from
+__all__ = ["Rule", "ServedModel", "Thresholds", "all_rules", "model_rules", "rule_groups", "serving_rules"]
+
+# Karpenter launches a GPU node in 45-90 s and a fresh node pulls the vLLM image in 60-95 s
+# (../shared/REFERENCE.md); a model's startup budget counts from container start, so a cold
+# start from zero nodes may take this much longer.
+NODE_AND_IMAGE_SECONDS = 300
+VLLM_CONTAINER = "vllm"
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    error_rate_percent: float = 5
-    p99_latency_seconds: float = 60
-    p99_time_to_first_token_seconds: float = 10
-    queue_depth: int = 50
-    kv_cache_usage_percent: float = 90
-    preemptions_per_second: float = 1
-    gpu_utilization_high_percent: float = 95
-    gpu_utilization_low_percent: float = 30
-    gpu_temperature_celsius: float = 85
-    restarts_per_hour: int = 5
-    pending_minutes: int = 15
+class ServedModel:
+    """What the per-model rules need to know about one model's stable Deployment."""
 
+    namespace: str
+    deployment: str
+    model: str
+    """The served model name (the `model` label of its vLLM targets)."""
+    startup_seconds: int
+    """The startup budget its startupProbe allows (components.core.sizing.startup_budget_seconds)."""
+    may_scale_to_zero: bool
+    """min_replicas 0: zero replicas outside working hours is intended, not an outage."""
 
-@dataclass(frozen=True)
-class Rule:
-    alert: str
-    expr: str
-    for_: str
-    severity: str
-    summary: str
-    description: str
-
-    def as_prometheus(self) -> dict[str, Any]:
-        rule: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
-        if self.for_ != "0m":
-            rule["for"] = self.for_
-        rule["labels"] = {"severity": self.severity}
-        rule["annotations"] = {"summary": self.summary, "description": self.description}
-        return rule
+    @property
+    def outage_minutes(self) -> int:
+        """How long no replica may be available before it is an outage: a cold start on a new
+        node, image pull and the model's worst load included."""
+        return math.ceil((self.startup_seconds + NODE_AND_IMAGE_SECONDS) / 60)
 
 
 def _vllm(metric: str, extra: str = "") -> str:
@@ -78,24 +70,20 @@ def _p99(histogram: str) -> str:
     )
 
 
+BY_MODEL = f"by (namespace, {MODEL_LABEL})"
+API = ',handler=~"/v1/.*"'
+
+
 def serving_rules(t: Thresholds) -> list[Rule]:
-    api = ',handler=~"/v1/.*"'
-    server_errors = api + ',status=~"5.."'
-    by_model = f"by (namespace, {MODEL_LABEL})"
+    server_errors = API + ',status=~"5.."'
+    now = f"sum {BY_MODEL} (rate({_vllm(HTTP_REQUESTS.name, API)}[5m]))"
+    # The hour before the last five minutes: a baseline the jump itself does not raise.
+    before = f"sum {BY_MODEL} (rate({_vllm(HTTP_REQUESTS.name, API)}[1h] offset 5m))"
     return [
         Rule(
-            "VLLMNoHealthyReplica",
-            f"sum {by_model} ({_vllm(UP.name)}) == 0",
-            # A replica loading its weights cannot be scraped yet; 5m keeps a cold start from paging.
-            "5m",
-            "critical",
-            "No replica of {{ $labels.model }} is serving",
-            "Every replica of {{ $labels.model }} in {{ $labels.namespace }} has been unreachable for 5 minutes.",
-        ),
-        Rule(
             "VLLMHighErrorRate",
-            f"sum {by_model} (rate({_vllm(HTTP_REQUESTS.name, server_errors)}[5m])) "
-            f"/ sum {by_model} (rate({_vllm(HTTP_REQUESTS.name, api)}[5m])) "
+            f"sum {BY_MODEL} (rate({_vllm(HTTP_REQUESTS.name, server_errors)}[5m])) "
+            f"/ sum {BY_MODEL} (rate({_vllm(HTTP_REQUESTS.name, API)}[5m])) "
             f"> {t.error_rate_percent / 100:g}",
             "2m",
             "critical",
@@ -144,96 +132,69 @@ def serving_rules(t: Thresholds) -> list[Rule]:
             "{{ $labels.pod }} preempts {{ $value | humanize }} sequences per second",
             "The KV cache cannot hold the running batch; sequences are recomputed.",
         ),
-    ]
-
-
-def gpu_rules(t: Thresholds) -> list[Rule]:
-    return [
         Rule(
-            "GPUUtilizationSustainedHigh",
-            f"avg by ({GPU_NODE}) ({DCGM_GPU_UTIL.name}) > {t.gpu_utilization_high_percent:g}",
-            "30m",
-            "info",
-            "GPUs of {{ $labels.Hostname }} have been {{ $value }}% busy for 30 minutes",
-            "The pool runs at its limit; raise its maxSize before the queue alerts start.",
-        ),
-        Rule(
-            "GPUUtilizationSustainedLow",
-            f"avg by ({GPU_NODE}) ({DCGM_GPU_UTIL.name}) < {t.gpu_utilization_low_percent:g}",
-            "30m",
-            "info",
-            "GPUs of {{ $labels.Hostname }} have been {{ $value }}% busy for 30 minutes",
-            "Capacity is paid for and idle; lower the pool's minimum or the model's minReplicas.",
-        ),
-        Rule(
-            "GPUXidError",
-            f"max by ({GPU_NODE}, gpu) ({DCGM_XID.name}) > 0",
-            "0m",
-            "critical",
-            "GPU {{ $labels.gpu }} of {{ $labels.Hostname }} reported XID {{ $value }}",
-            "The driver reported a GPU error; EKS node repair replaces the node if the GPU stays unhealthy.",
-        ),
-        Rule(
-            "GPUTemperatureHigh",
-            f"max by ({GPU_NODE}, gpu) ({DCGM_GPU_TEMP.name}) > {t.gpu_temperature_celsius:g}",
+            "VLLMTrafficJump",
+            # A floor on the baseline keeps a quiet model's 0.2 -> 0.4 requests per second quiet.
+            f"({now} > {1 + t.traffic_jump_percent / 100:g} * {before}) "
+            f"and ({before} >= {t.traffic_jump_min_requests_per_second:g})",
             "5m",
-            "warning",
-            "GPU {{ $labels.gpu }} of {{ $labels.Hostname }} is at {{ $value }} C",
-            "A hot GPU throttles its clocks and slows every request on it.",
+            "info",
+            "Requests to {{ $labels.model }} jumped to {{ $value | humanize }} per second",
+            f"The last 5 minutes carry over {t.traffic_jump_percent:g}% more API requests per second "
+            "than the hour before; watch the queue and the autoscaler's maximum.",
         ),
     ]
 
 
-def workload_rules(t: Thresholds) -> list[Rule]:
+def model_rules(m: ServedModel, t: Thresholds) -> list[Rule]:
+    """Rules that need to know one model: how long its cold start may take, and whether it
+    may be at zero replicas on purpose."""
+    deployment = f'namespace="{m.namespace}",deployment="{m.deployment}"'
+    pods = f'namespace="{m.namespace}",pod=~"{pods_of(m.deployment)}",container="{VLLM_CONTAINER}"'
+    # Scaled to zero outside working hours is intended; a model that must serve is down at zero too.
+    wanted = 1 if m.may_scale_to_zero else 0
+    # A failed load shows as restarts of a container that was never ready since: long enough to
+    # span two worst-case loads, so a replica reloading after one crash does not count.
+    window = 2 * m.outage_minutes
+    model = ((MODEL_LABEL, m.model),)
     return [
         Rule(
-            "PodRestartLoop",
-            f"increase({KSM_RESTARTS.name}[1h]) > {t.restarts_per_hour}",
+            "VLLMNoHealthyReplica",
+            f"({KSM_DEPLOYMENT_AVAILABLE.name}{{{deployment}}} == 0) "
+            f"and on (namespace, deployment) ({KSM_DEPLOYMENT_SPEC_REPLICAS.name}{{{deployment}}} >= {wanted})",
+            f"{m.outage_minutes}m",
+            "critical",
+            f"No replica of {m.model} is serving",
+            f"No replica of {m.model} in {m.namespace} has been available for {m.outage_minutes} minutes, "
+            "longer than its cold start may take: pods Pending for want of a GPU, failing to load, "
+            "or the Deployment at zero.",
+            model,
+        ),
+        Rule(
+            "VLLMModelLoadFailed",
+            f"({KSM_RESTARTS.name}{{{pods}}} >= 2) unless on (namespace, pod, container) "
+            f"(max_over_time({KSM_CONTAINER_READY.name}{{{pods}}}[{window}m]) == 1)",
             "0m",
             "warning",
-            "{{ $labels.namespace }}/{{ $labels.pod }} restarted {{ $value | humanize }} times in an hour",
-            "A container keeps crashing; its logs say why (a model that does not fit crashes at load).",
-        ),
-        Rule(
-            "PodPendingTooLong",
-            f'sum by (namespace, pod) ({KSM_POD_PHASE.name}{{phase="Pending"}}) > 0',
-            f"{t.pending_minutes}m",
-            "warning",
-            "{{ $labels.namespace }}/{{ $labels.pod }} has been Pending for "
-            + f"{t.pending_minutes} minutes",
-            "Usually no GPU is free: the pool is at its maximum or its nodes cannot be launched.",
-        ),
-        Rule(
-            "AutoscalerAtMaximum",
-            # An autoscaler with no room (a canary of 1..1) is always "at its maximum": skip it.
-            f"({KSM_HPA_REPLICAS.name} >= {KSM_HPA_MAX.name}) and ({KSM_HPA_MAX.name} > {KSM_HPA_MIN.name})",
-            "15m",
-            "info",
-            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has run at its maximum for 15 minutes",
-            "Demand exceeds what the model may scale to; raise maxReplicas (and the quota and pool with it).",
-        ),
-        Rule(
-            "AutoscalerMetricsUnavailable",
-            f'{KSM_HPA_CONDITION.name}{{condition="ScalingActive",status="false"}} == 1',
-            "10m",
-            "warning",
-            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} cannot read its metrics",
-            "An HPA without metrics never scales down; check Prometheus and the KEDA metrics server.",
+            f"{{{{ $labels.pod }}}} fails to load {m.model}",
+            f"vLLM restarted {{{{ $value }}}} times without becoming ready in {window} minutes: "
+            "the weights do not fit, cannot be read, or the load outlasts the startup probe. Its logs say which.",
+            model,
         ),
     ]
 
 
-def rule_groups(t: Thresholds) -> list[dict[str, Any]]:
+def rule_groups(t: Thresholds, models: list[ServedModel] | None = None) -> list[dict[str, Any]]:
     """The spec.groups of the platform's PrometheusRule."""
-    return [
-        {"name": name, "rules": [r.as_prometheus() for r in rules]}
-        for name, rules in (
-            ("llm-platform.serving", serving_rules(t)),
-            ("llm-platform.gpu", gpu_rules(t)),
-            ("llm-platform.workloads", workload_rules(t)),
-        )
+    groups = [
+        ("llm-platform.serving", serving_rules(t)),
+        ("llm-platform.models", [r for m in models or [] for r in model_rules(m, t)]),
+        ("llm-platform.gpu", gpu_rules(t)),
+        ("llm-platform.workloads", workload_rules(t)),
     ]
+    return [{"name": name, "rules": [r.as_prometheus() for r in rules]} for name, rules in groups if rules]
 
 
-def all_rules(t: Thresholds) -> list[Rule]:
-    return [*serving_rules(t), *gpu_rules(t), *workload_rules(t)]
+def all_rules(t: Thresholds, models: list[ServedModel] | None = None) -> list[Rule]:
+    per_model = [r for m in models or [] for r in model_rules(m, t)]
+    return [*serving_rules(t), *per_model, *gpu_rules(t), *workload_rules(t)]

@@ -88,9 +88,27 @@ KSM_HPA_CONDITION = Metric(
     ("namespace", "horizontalpodautoscaler", "condition", "status"),
     "ksm",
 )
+KSM_DEPLOYMENT_SPEC_REPLICAS = Metric(
+    "kube_deployment_spec_replicas", "gauge", ("namespace", "deployment"), "ksm"
+)
+KSM_DEPLOYMENT_AVAILABLE = Metric(
+    "kube_deployment_status_replicas_available", "gauge", ("namespace", "deployment"), "ksm"
+)
+KSM_CONTAINER_READY = Metric(
+    "kube_pod_container_status_ready", "gauge", ("namespace", "pod", "container"), "ksm"
+)
 KSM_NODE_LABELS = Metric("kube_node_labels", "gauge", ("node",), "ksm")
 """With the pool label allowed (label_llm_platform_io_pool), joins DCGM series to node pools."""
 UP = Metric("up", "gauge", ("job",), "prometheus")
+
+# KEDA 2.20's operator (port 8080, scraped by the Keda component's ServiceMonitor). With the
+# ServiceMonitor's honorLabels, `namespace` is the ScaledObject's, not the operator's.
+KEDA_SCALER_ERRORS = Metric(
+    "keda_scaler_detail_errors_total", "counter", ("namespace", "scaledObject", "scaler", "type"), "keda"
+)
+KEDA_SCALED_OBJECT_ERRORS = Metric(
+    "keda_scaled_object_errors_total", "counter", ("namespace", "scaledObject"), "keda"
+)
 
 CONTRACT = (
     VLLM_WAITING, VLLM_RUNNING, VLLM_KV_CACHE_USAGE, VLLM_PREEMPTIONS, VLLM_PROMPT_TOKENS, VLLM_GENERATION_TOKENS,
@@ -100,6 +118,8 @@ CONTRACT = (
     TRITON_PENDING, TRITON_SUCCESS, TRITON_FAILURE, TRITON_REQUEST_DURATION, TRITON_QUEUE_DURATION,
     TRITON_LOAD_DURATION, TRITON_VLLM_PROMPT_TOKENS, TRITON_VLLM_GENERATION_TOKENS, TRITON_VLLM_TTFT,
     TRITON_VLLM_E2E_LATENCY,
+    KSM_DEPLOYMENT_SPEC_REPLICAS, KSM_DEPLOYMENT_AVAILABLE, KSM_CONTAINER_READY,
+    KEDA_SCALER_ERRORS, KEDA_SCALED_OBJECT_ERRORS,
 )  # fmt: skip
 
 VLLM_JOB = "vllm"

@@ -56,15 +56,19 @@ class AlertThresholds(Model):
     preemptions_per_second: Annotated[float, Field(gt=0)] = 1
     """Warning when a replica preempts more sequences per second than this for 5 minutes (llm-d: 1/s)."""
     gpu_utilization_high_percent: Annotated[float, Field(gt=0, le=100)] = 95
-    """Info when a node's GPUs stay busier than this for 30 minutes: time to add capacity."""
+    """Info when the GPUs serving a model stay busier than this for 30 minutes: time to add capacity."""
     gpu_utilization_low_percent: Annotated[float, Field(ge=0, lt=100)] = 30
-    """Info when a node's GPUs stay idler than this for 30 minutes: capacity paid for and unused (llm-d: 30%)."""
+    """Info when the GPUs serving a model stay idler than this for 30 minutes: capacity paid for and unused (llm-d: 30%)."""
     gpu_temperature_celsius: Annotated[float, Field(gt=0)] = 85
     """Warning when a GPU runs hotter than this for 5 minutes; data-centre GPUs throttle near 90 C."""
     restarts_per_hour: Annotated[int, Field(ge=1)] = 5
     """Warning when a container restarts more than this often in an hour (llm-d: 5)."""
     pending_minutes: Annotated[int, Field(ge=1)] = 15
     """Warning when a pod stays Pending this long (llm-d: 15): usually no free GPU."""
+    traffic_jump_percent: Annotated[float, Field(gt=0)] = 50
+    """Info when a model's API requests per second over 5 minutes exceed the hour before by more than this."""
+    traffic_jump_min_requests_per_second: Annotated[float, Field(ge=0)] = 1
+    """The traffic-jump alert ignores models that served fewer requests per second than this in the hour before."""
 
 
 class PrometheusConfig(Model):
