@@ -1,19 +1,19 @@
-"""GpuHeadroom: warm GPU capacity that a real replica takes over in seconds.
+"""GpuHeadroom: warm GPU capacity on one pool that a real replica takes over in seconds.
 
 Placeholder pods of negative priority hold the GPUs, CPU and memory of one
-replica on a pool and run the serving image (so it is on the node). When a
+replica on the pool and run the serving image (so it is on the node). When a
 scale-up needs the room, the scheduler preempts a placeholder at once (grace
 0) and the replica starts on a node that is up and has the image; the
 placeholder goes Pending, and Karpenter launches a node for it in the
 background. The spike never waits for a node or an image pull.
 
-The placeholders live in their own namespace, not in the tenants': a tenant's
-ResourceQuota counts every pod in its namespace, so a placeholder there would
-use the quota the real replica needs and admission would refuse the replica
-before the scheduler could preempt anything.
+The placeholders live in a namespace of their own, not in the tenants': a
+tenant's ResourceQuota counts every pod in its namespace, so a placeholder
+there would use the quota the real replica needs and admission would refuse
+the replica before the scheduler could preempt anything.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Required, TypedDict
 
 import pulumi
@@ -28,10 +28,10 @@ HEADROOM = "gpu-headroom"
 # Below every workload (default priority 0), so any pod preempts a placeholder; a placeholder
 # itself never preempts anything (preemptionPolicy Never), it only waits for room.
 PRIORITY = -10
-RUN_AS = 2000  # the vllm user of the vLLM images; Triton's images run as it too (UID only)
+RUN_AS = 10001  # any non-root user: the placeholder only sleeps
 
 
-class HeadroomPoolArgs(TypedDict, total=False):
+class GpuHeadroomArgs(TypedDict, total=False):
     placement: Required[pulumi.Input[PlacementOutput]]
     """The pool's placement output (GpuNodePool.placement)."""
     replicas: Required[int]
@@ -46,15 +46,8 @@ class HeadroomPoolArgs(TypedDict, total=False):
     """Serving images the pool's replicas run: each is kept on the node by a container of its own."""
 
 
-class GpuHeadroomArgs(TypedDict, total=False):
-    pools: Required[Mapping[str, HeadroomPoolArgs]]
-    """Headroom per GPU pool, by pool name."""
-    namespace: str
-    """Namespace of the placeholders (default: gpu-headroom)."""
-
-
 class GpuHeadroom(pulumi.ComponentResource):
-    """Negative-priority placeholders per GPU pool, in a namespace of their own."""
+    """Negative-priority placeholders on one GPU pool, in a namespace named after the component."""
 
     namespace: pulumi.Output[str]
     """The placeholders' namespace."""
@@ -63,19 +56,17 @@ class GpuHeadroom(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuHeadroomArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:GpuHeadroom", name, None, opts)
-        for pool, spec in args["pools"].items():
-            if spec["replicas"] < 0 or spec["gpus"] < 1 or not spec["images"]:
-                raise ValueError(f"{name}: pool {pool}: replicas >= 0, gpus >= 1 and at least one image")
+        if args["replicas"] < 1 or args["gpus"] < 1 or not args["images"]:
+            raise ValueError(f"{name}: replicas >= 1, gpus >= 1 and at least one image")
         child = pulumi.ResourceOptions(parent=self)
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=_k8s.meta(
-                args.get("namespace", HEADROOM),
-                labels={**labels.PART_OF, "pod-security.kubernetes.io/enforce": "restricted"},
+                name, labels={**labels.PART_OF, "pod-security.kubernetes.io/enforce": "restricted"}
             ),
             opts=child,
         )
-        namespace = ns.metadata.apply(lambda m: m["name"])
+        namespace = ns.metadata.apply(lambda m: str(m["name"]))
         priority = k8s.scheduling.v1.PriorityClass(
             f"{name}-priority",
             metadata=_k8s.meta(name, labels=labels.PART_OF),
@@ -94,54 +85,50 @@ class GpuHeadroom(pulumi.ComponentResource):
         )
         # The GPUs the placeholders may hold, and no more: a typo in a replica count cannot
         # take a pool's GPUs from the tenants.
-        gpus = sum(spec["replicas"] * spec["gpus"] for spec in args["pools"].values())
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
-            metadata=_k8s.meta("gpu-headroom", namespace, labels.PART_OF),
-            spec={"hard": {"requests.nvidia.com/gpu": str(gpus)}},
+            metadata=_k8s.meta(HEADROOM, namespace, labels.PART_OF),
+            spec={"hard": {"requests.nvidia.com/gpu": str(args["replicas"] * args["gpus"])}},
             opts=child,
         )
-        priority_name = priority.metadata.apply(lambda m: m["name"])
-        for pool, spec in args["pools"].items():
-            if spec["replicas"] == 0:
-                continue
-            selector = {labels.NAME: f"{name}-{pool}", labels.COMPONENT: HEADROOM}
-            k8s.apps.v1.Deployment(
-                f"{name}-{pool}",
-                metadata=_k8s.meta(
-                    f"{name}-{pool}",
-                    namespace,
-                    {**selector, **labels.PART_OF},
-                    _k8s.checkov_skips(
-                        _k8s.PINNED_TAG,
-                        _k8s.PULL_IF_NOT_PRESENT,
-                        ("CKV_K8S_8", "a placeholder serves nothing: there is no liveness to probe"),
-                        (
-                            "CKV_K8S_9",
-                            "a placeholder serves nothing and has no Service: readiness routes no traffic",
-                        ),
+        priority_name = priority.metadata.apply(lambda m: str(m["name"]))
+        selector = {labels.NAME: name, labels.COMPONENT: HEADROOM}
+        k8s.apps.v1.Deployment(
+            name,
+            metadata=_k8s.meta(
+                name,
+                namespace,
+                {**selector, **labels.PART_OF},
+                _k8s.checkov_skips(
+                    _k8s.PINNED_TAG,
+                    _k8s.PULL_IF_NOT_PRESENT,
+                    ("CKV_K8S_8", "a placeholder serves nothing: there is no liveness to probe"),
+                    (
+                        "CKV_K8S_9",
+                        "a placeholder serves nothing and has no Service: readiness routes no traffic",
                     ),
                 ),
-                spec={
-                    "replicas": spec["replicas"],
-                    "selector": {"matchLabels": selector},
-                    # Placeholders are interchangeable: replace them all at once, no surge of GPUs.
-                    "strategy": {"type": "Recreate"},
-                    "template": {
-                        "metadata": {"labels": {**selector, **labels.PART_OF}},
-                        "spec": _pod_spec(spec, priority_name),
-                    },
+            ),
+            spec={
+                "replicas": args["replicas"],
+                "selector": {"matchLabels": selector},
+                # Placeholders are interchangeable: replace them all at once, no surge of GPUs.
+                "strategy": {"type": "Recreate"},
+                "template": {
+                    "metadata": {"labels": {**selector, **labels.PART_OF}},
+                    "spec": _pod_spec(args, priority_name),
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[priority]),
-            )
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[priority]),
+        )
         self.namespace = namespace
         self.priority_class_name = priority_name
         self.register_outputs({"namespace": namespace, "priority_class_name": priority_name})
 
 
-def _pod_spec(spec: HeadroomPoolArgs, priority_name: pulumi.Input[str]) -> dict[str, Any]:
-    placement = pulumi.Output.from_input(spec["placement"])
-    held = {"nvidia.com/gpu": str(spec["gpus"]), "cpu": spec["cpu"], "memory": spec["memory"]}
+def _pod_spec(args: GpuHeadroomArgs, priority_name: pulumi.Input[str]) -> dict[str, Any]:
+    placement = pulumi.Output.from_input(args["placement"])
+    held = {"nvidia.com/gpu": str(args["gpus"]), "cpu": args["cpu"], "memory": args["memory"]}
     # Containers after the first only keep their image on the node: the smallest request.
     keep = {"cpu": "10m", "memory": "16Mi"}
     hardened = {
@@ -174,6 +161,6 @@ def _pod_spec(spec: HeadroomPoolArgs, priority_name: pulumi.Input[str]) -> dict[
                 "resources": {"requests": held if i == 0 else keep, "limits": held if i == 0 else keep},
                 "securityContext": hardened,
             }
-            for i, image in enumerate(dict.fromkeys(spec["images"]))
+            for i, image in enumerate(dict.fromkeys(args["images"]))
         ],
     }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
 from components import AiGateway, GpuHeadroom, InferenceService, IngressGateway, Keda
 from components.core.sizing import startup_budget_seconds, streamer_settings
-from components.gpu_headroom import HeadroomPoolArgs
 from components.inference_service import (
     AutoscalingArgs,
     CanaryArgs,
@@ -22,7 +21,7 @@ from infra.charts import chart_source
 from infra.cloud import Cloud
 from infra.config import StackConfig
 from infra.config.derived import (
-    HEADROOM_TENANT,
+    HEADROOM_PREFIX,
     headroom_shape,
     pulled,
     resources_of,
@@ -41,7 +40,7 @@ class Serving:
     gateway: IngressGateway | None
     services: dict[str, InferenceService]
     ai_gateway: AiGateway | None = None
-    headroom: GpuHeadroom | None = None
+    headroom: dict[str, GpuHeadroom] = field(default_factory=dict)
 
 
 def build_serving(
@@ -87,36 +86,33 @@ def build_serving(
     return Serving(keda, gateway, services, ai_gateway, _headroom(cfg, cloud))
 
 
-def _headroom(cfg: StackConfig, cloud: Cloud) -> GpuHeadroom | None:
-    """Placeholders on the pools that ask for headroom, each the size of the pool's largest
-    replica and running every image the pool's models serve with."""
-    pools: dict[str, HeadroomPoolArgs] = {}
+def _headroom(cfg: StackConfig, cloud: Cloud) -> dict[str, GpuHeadroom]:
+    """Placeholders on each pool that asks for headroom, the size of the pool's largest replica
+    and running every image the pool's models serve with; each pool's in its own namespace."""
+    made = {}
     for name, pool in cfg.gpu_pools.items():
         shape = headroom_shape(cfg, name)
         if not pool.headroom or shape is None:
             continue
         _, demand = shape
-        pools[name] = {
-            "placement": cloud.pools[name].placement,
-            "replicas": pool.headroom,
-            "gpus": demand.gpus_per_replica,
-            "cpu": f"{demand.cpu_millicores}m",
-            "memory": f"{demand.memory_mib}Mi",
-            "images": sorted(
-                {
-                    pulled(cfg, VLLM_IMAGE if m.runtime == "vllm" else TRITON_IMAGE)
-                    for m in cfg.models.values()
-                    if m.pool == name
-                }
-            ),
+        images = {
+            pulled(cfg, VLLM_IMAGE if m.runtime == "vllm" else TRITON_IMAGE)
+            for m in cfg.models.values()
+            if m.pool == name
         }
-    if not pools:
-        return None
-    return GpuHeadroom(
-        "headroom",
-        {"pools": pools, "namespace": HEADROOM_TENANT},
-        cloud.on_cluster,
-    )
+        made[name] = GpuHeadroom(
+            f"{HEADROOM_PREFIX}{name}",
+            {
+                "placement": cloud.pools[name].placement,
+                "replicas": pool.headroom,
+                "gpus": demand.gpus_per_replica,
+                "cpu": f"{demand.cpu_millicores}m",
+                "memory": f"{demand.memory_mib}Mi",
+                "images": sorted(images),
+            },
+            cloud.on_cluster,
+        )
+    return made
 
 
 def _autoscaling(model: ModelConfig, scaling: AutoscalingConfig) -> AutoscalingArgs:

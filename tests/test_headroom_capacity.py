@@ -41,14 +41,14 @@ def test_the_placeholders_run_the_image_the_serving_pods_run(stack_graph: Graph)
     serving = {
         c["image"]
         for d in deployments
-        if props(d)["metadata"].get("namespace") != HEADROOM_TENANT
+        if "priorityClassName" not in props(d)["spec"]["template"]["spec"]
         for c in props(d)["spec"]["template"]["spec"]["containers"]
         if "nvidia.com/gpu" in c["resources"]["limits"]
     }
     held = {
         c["image"]
         for d in deployments
-        if props(d)["metadata"].get("namespace") == HEADROOM_TENANT
+        if "priorityClassName" in props(d)["spec"]["template"]["spec"]
         for c in props(d)["spec"]["template"]["spec"]["containers"]
     }
     assert held <= serving

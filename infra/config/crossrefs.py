@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from infra.config.checks import Problem
-from infra.config.derived import architecture_of
+from infra.config.derived import HEADROOM_PREFIX, architecture_of
 from infra.config.stack import StackConfig
 
 # Namespaces of Kubernetes itself, of EKS add-ons, and of the platform's own controllers
@@ -136,6 +136,12 @@ def _reserved_names(cfg: StackConfig) -> Iterator[Problem]:
                 path,
                 f"{name!r} is a namespace Kubernetes or the platform owns; tenants may not use "
                 f"{', '.join(RESERVED_NAMESPACES)}, kube-* or {PLATFORM_PREFIX}*",
+            )
+        elif name.startswith(HEADROOM_PREFIX):
+            yield Problem(
+                path,
+                f"{name!r}: namespaces {HEADROOM_PREFIX}<pool> hold the GPU pools' headroom "
+                "placeholders (gpuPools.<pool>.headroom); choose another name",
             )
         elif name.startswith(PLATFORM_PREFIX) or name == cluster:
             yield Problem(

@@ -129,6 +129,8 @@ def capacity_inputs(
 
 HEADROOM_TENANT = "gpu-headroom"
 """Placeholders sit outside every tenant (and its quota): components/gpu_headroom.py."""
+HEADROOM_PREFIX = "headroom-"
+"""Each pool's placeholders get the namespace headroom-<pool>: a name tenants may not take."""
 
 
 def headroom_shape(cfg: StackConfig, pool: str) -> tuple[str, ModelDemand] | None:
