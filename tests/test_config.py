@@ -516,3 +516,11 @@ def test_a_boolean_is_not_a_cidr() -> None:
     with pytest.raises(ValidationError, match=r"(?i)true is not a CIDR"):
         EndpointConfig.model_validate({"publicAccessCidrs": ["10.0.0.0/8", True]})
     assert IngressConfig.model_validate({**ingress, "allowedCidrs": ["10.0.0.0/8"]}).allowed_cidrs
+
+
+def test_a_triton_model_behind_the_ai_gateway_is_refused() -> None:
+    found = problems(prod({"models.llama-8b.runtime": "triton", "models.llama-8b.canary": DELETE}))
+    assert any(
+        p.startswith("error: models.llama-8b.runtime: triton is not served through the AI gateway")
+        for p in found
+    ), found
