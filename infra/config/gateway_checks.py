@@ -17,13 +17,13 @@ def check_gateway(cfg: StackConfig) -> Iterator[Problem]:
             "the log agents ship the request records to the audit bucket: set monitoring.logs.enabled: true",
         )
     if cfg.gateway is not None:
-        for name, model in cfg.models.items():
-            if model.runtime != "vllm":
+        for name, served in cfg.models.items():
+            if served.runtime != "vllm":
                 # The AI gateway speaks the OpenAI API (token counts, model routing by the body's
                 # "model"); Triton answers the KServe v2 protocol, which it cannot meter.
                 yield Problem(
                     f"models.{name}.runtime",
-                    f"{model.runtime} is not served through the AI gateway (it routes and meters the "
+                    f"{served.runtime} is not served through the AI gateway (it routes and meters the "
                     "OpenAI API only): use runtime vllm, or a stack without llm-platform:gateway",
                 )
     for tenant_name, tenant in cfg.tenants.items():
