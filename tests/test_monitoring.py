@@ -270,7 +270,9 @@ def test_each_models_outage_alert_waits_out_its_startup_probe(stack_graph: Graph
     """VLLMNoHealthyReplica of every served model waits longer than the startupProbe lets its
     Deployment load (plus a node launch), names that Deployment, and in dev, where the model
     scales to zero at night, ignores a Deployment at zero."""
-    groups = props(stack_graph.one("monitoring.coreos.com/v1:PrometheusRule"))["spec"]["groups"]
+    groups = props(stack_graph.one("monitoring.coreos.com/v1:PrometheusRule", "monitoring-rules"))["spec"][
+        "groups"
+    ]
     outage = {
         r["labels"]["model"]: r
         for g in groups
@@ -281,7 +283,7 @@ def test_each_models_outage_alert_waits_out_its_startup_probe(stack_graph: Graph
     served = [
         props(d)
         for d in stack_graph.of_type("apps/v1:Deployment")
-        if props(d)["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
+        if props(d)["spec"]["template"]["spec"]["containers"][0]["name"] in ("vllm", "triton")
         and not props(d)["metadata"]["name"].endswith("-canary")
     ]
     assert served and sorted(outage) == sorted(d["metadata"]["name"] for d in served)

@@ -66,22 +66,24 @@ def test_plan_is_deterministic(planned: Callable[[str], Path], tmp_path: Path) -
 
 def test_prod_summary_has_the_capacity_and_cost_of_every_pool(planned: Callable[[str], Path]) -> None:
     summary = (planned("prod") / "summary.md").read_text()
-    # Karpenter pools: at minimum scale the nodes the models keep (llama-8b 2 + canary 1;
-    # llama-70b one 4-GPU replica on one 8-GPU node), at most maxSize
-    assert "| l40s | karpenter | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 3..7 | 3..7 |" in summary
+    # Karpenter pools: at minimum scale the nodes the models keep (llama-8b 2 + canary 1, and
+    # one headroom placeholder; llama-70b one 4-GPU replica and its 4-GPU placeholder on one
+    # 8-GPU node), at most maxSize
+    assert "| l40s | karpenter | g6e.xlarge | onDemand | L40S | 1 | 44.7 | 4..7 | 4..7 |" in summary
     assert "| h100 | karpenter | p5.48xlarge | onDemand | H100 | 8 | 80.0 | 1..3 | 8..24 |" in summary
-    # both ends: demand with one surge pod per rollout, against what the pool may have
-    assert "| l40s | 5 | 5 | 7 | 7 | 7 | 7 (7 nodes) | llama-8b, llama-8b-canary |" in summary
-    assert "| h100 | 8 | 1 | 3 | 20 | 3 | 24 (3 nodes) | llama-70b |" in summary
+    # both ends: demand with one surge pod per rollout (and the placeholders, at minimum only),
+    # against what the pool may have
+    assert "| l40s | 6 | 6 | 7 | 7 | 7 | 7 (7 nodes) | llama-8b, llama-8b-canary |" in summary
+    assert "| h100 | 12 | 2 | 3 | 20 | 3 | 24 (3 nodes) | llama-70b |" in summary
     assert "| search | 7 | 7 | 40 | 18.2 | 256Gi | 181Gi | llama-8b, llama-8b-canary |" in summary
     assert "| llama-70b | research | h100 | 4 | 131.5 GiB | 320 KiB | 15 x 32768 | 1..4 | - |" in summary
-    # the control plane, 3 NAT gateways, the ALB, 3..6 m7i.xlarge, 3..7 g6e.xlarge, 1..3 p5.48xlarge
+    # the control plane, 3 NAT gateways, the ALB, 3..6 m7i.xlarge, 4..7 g6e.xlarge, 1..3 p5.48xlarge
     fixed = 0.10 + 3 * 0.045 + 0.0225
-    low = fixed + 3 * 0.2016 + 3 * 1.861 + 55.040
+    low = fixed + 3 * 0.2016 + 4 * 1.861 + 55.040
     high = fixed + 6 * 0.2016 + 7 * 1.861 + 3 * 55.040
     # gp3 roots: system 50 GiB; l40s 200 GiB and h100 500 GiB, both at 6000 IOPS and 500 MiB/s
     fast = (6000 - 3000) * 0.005 + (500 - 125) * 0.04
-    disks_low = 3 * 50 * 0.08 + 3 * (200 * 0.08 + fast) + 1 * (500 * 0.08 + fast)
+    disks_low = 3 * 50 * 0.08 + 4 * (200 * 0.08 + fast) + 1 * (500 * 0.08 + fast)
     disks_high = 6 * 50 * 0.08 + 7 * (200 * 0.08 + fast) + 3 * (500 * 0.08 + fast)
     low += disks_low / 730
     high += disks_high / 730
