@@ -128,7 +128,18 @@ ACCEPTED_ON_KARPENTER_POLICY = {
 }
 
 
+# parliament's bundled IAM data predates ECR's pull-through cache: it wants "*" for
+# ecr:BatchImportUpstreamImage, while AWS's Service Authorization Reference lists its resource
+# type as repository (required). The node policy keeps it to the cache's own repositories.
+ACCEPTED_ON_IMAGE_CACHE_POLICY = {"RESOURCE_MISMATCH": ("ecr:BatchImportUpstreamImage",)}
+
+
 def _accepted(policy_name: str, issue: str, detail: object) -> bool:
+    if policy_name.endswith("-images-nodes"):
+        actions = {d["action"] for d in detail} if isinstance(detail, list) else {None}
+        return issue in ACCEPTED_ON_IMAGE_CACHE_POLICY and actions <= set(
+            ACCEPTED_ON_IMAGE_CACHE_POLICY[issue]
+        )
     if policy_name.endswith("-karpenter-controller"):
         actions = {d["action"] for d in detail} if isinstance(detail, list) else {None}
         return issue in ACCEPTED_ON_KARPENTER_POLICY and actions <= set(ACCEPTED_ON_KARPENTER_POLICY[issue])
