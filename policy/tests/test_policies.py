@@ -43,7 +43,7 @@ def vllm(records: list[dict[str, Any]]) -> dict[str, Any]:
         r
         for r in records
         if r["type"] == "kubernetes:apps/v1:Deployment"
-        and r["props"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith("vllm/")
+        and r["props"]["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
     )
 
 
