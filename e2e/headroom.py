@@ -44,7 +44,7 @@ def spike(cluster: LocalCluster, timeout: float = 60) -> dict[str, Any]:
         target = targets[0]
         ns, name = target["metadata"]["namespace"], target["metadata"]["name"]
         before = target["spec"]["replicas"]
-        held = {p["metadata"]["uid"] for p in running}
+        held = {p["metadata"]["uid"] for p in running if (p["spec"].get("nodeSelector") or {}) == selector}
         start = time.monotonic()
         cluster.kubectl("scale", "deployment", name, "-n", ns, f"--replicas={before + 1}")
         ready = False
