@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.core.sizing import STARTUP_PROBE_PERIOD_SECONDS, PodResources
-from components.core.vllm import ServeSettings
+from components.core.vllm import SERVE_ENV, ServeSettings
 from components.serving.args import InferenceServiceArgs
 
 CACHE = "/cache"
@@ -120,3 +120,23 @@ def startup_probe(path: str, startup_seconds: int, handler: dict[str, Any] | Non
         "timeoutSeconds": 5,
         "failureThreshold": math.ceil(startup_seconds / STARTUP_PROBE_PERIOD_SECONDS),
     }
+
+
+def server_env(user: str, compiled: str = CACHE) -> list[dict[str, Any]]:
+    """Environment every engine process needs on a read-only root: caches on writable volumes
+    (torch.compile, Inductor and Triton kernels under `compiled`, the model's shared compile cache
+    when it has one), a user name for libraries that ask, no Hub access and no usage report."""
+    return [
+        {"name": "HOME", "value": f"{CACHE}/home"},
+        {"name": "HF_HOME", "value": f"{CACHE}/huggingface"},
+        {"name": "VLLM_CACHE_ROOT", "value": f"{compiled}/vllm"},
+        {"name": "XDG_CACHE_HOME", "value": f"{CACHE}/xdg"},
+        {"name": "TRITON_CACHE_DIR", "value": f"{compiled}/triton"},
+        {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{compiled}/inductor"},
+        # Libraries that ask for the user name must not fail on a user without a passwd entry.
+        {"name": "USER", "value": user},
+        # Weights are on the volume or in S3; never reach out to the Hub at serve time.
+        {"name": "HF_HUB_OFFLINE", "value": "1"},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        *({"name": k, "value": v} for k, v in SERVE_ENV.items()),
+    ]

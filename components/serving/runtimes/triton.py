@@ -17,11 +17,11 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components.core import labels, metrics, triton
 from components.serving.runtimes.base import (
-    CACHE,
     PRE_STOP_SECONDS,
     PodParts,
     ServerContainer,
     Track,
+    server_env,
     startup_probe,
 )
 from components.versions import AUTH_PROXY_IMAGE, TRITON_IMAGE
@@ -90,18 +90,7 @@ class TritonRuntime:
             opts=pulumi.ResourceOptions(parent=track.parent),
         )
         env: list[dict[str, Any]] = [
-            # The root filesystem is read-only: every cache goes to a volume.
-            {"name": "HOME", "value": f"{CACHE}/home"},
-            {"name": "HF_HOME", "value": f"{CACHE}/huggingface"},
-            {"name": "VLLM_CACHE_ROOT", "value": f"{CACHE}/vllm"},
-            {"name": "XDG_CACHE_HOME", "value": f"{CACHE}/xdg"},
-            {"name": "TRITON_CACHE_DIR", "value": f"{CACHE}/triton"},
-            {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{CACHE}/inductor"},
-            {"name": "USER", "value": "triton"},
-            {"name": "HF_HUB_OFFLINE", "value": "1"},
-            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-            {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
-            {"name": "DO_NOT_TRACK", "value": "1"},
+            *server_env("triton"),
         ]
         if "aws_region" in args:
             env.append({"name": "AWS_REGION", "value": args["aws_region"]})

@@ -8,8 +8,15 @@ import pulumi
 
 from components import _k8s
 from components.core import labels, metrics
-from components.core.vllm import API_KEY_ENV, PUBLIC_PATH_PREFIXES, SERVE_ENV, serve_args
-from components.serving.runtimes.base import CACHE, PodParts, ServerContainer, Track, startup_probe
+from components.core.vllm import API_KEY_ENV, PUBLIC_PATH_PREFIXES, serve_args
+from components.serving.runtimes.base import (
+    CACHE,
+    PodParts,
+    ServerContainer,
+    Track,
+    server_env,
+    startup_probe,
+)
 from components.versions import VLLM_IMAGE
 
 # Proves the model serves: /v1/models answers only once the engine is up, and needs the key.
@@ -45,21 +52,7 @@ class VllmRuntime:
                 "name": API_KEY_ENV,
                 "valueFrom": {"secretKeyRef": {"name": track.key_secret.metadata["name"], "key": "key"}},
             },
-            # The root filesystem is read-only: every cache goes to a volume.
-            {"name": "HOME", "value": f"{CACHE}/home"},
-            {"name": "HF_HOME", "value": f"{CACHE}/huggingface"},
-            # torch.compile, Inductor and Triton kernels: on the model's shared volume when it has
-            # one, so only the first replica of a release compiles; else on the pod's own cache.
-            {"name": "VLLM_CACHE_ROOT", "value": f"{compiled}/vllm"},
-            {"name": "XDG_CACHE_HOME", "value": f"{CACHE}/xdg"},
-            {"name": "TRITON_CACHE_DIR", "value": f"{compiled}/triton"},
-            {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{compiled}/inductor"},
-            # Libraries that ask for the user name must not fail on a user without a passwd entry.
-            {"name": "USER", "value": "vllm"},
-            # Weights are on the volume or in S3; never reach out to the Hub at serve time.
-            {"name": "HF_HUB_OFFLINE", "value": "1"},
-            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-            *({"name": k, "value": v} for k, v in SERVE_ENV.items()),
+            *server_env("vllm", compiled),
         ]
         if "aws_region" in args:
             env.append({"name": "AWS_REGION", "value": args["aws_region"]})
