@@ -5,6 +5,7 @@ from components.ai_gateway import AiGateway, AiGatewayArgs
 from components.audit_log import AuditLog, AuditLogArgs
 from components.cluster import Cluster, ClusterArgs
 from components.core.placement import Placement
+from components.endpoint_picker import EndpointPicker, EndpointPickerArgs
 from components.gpu_headroom import GpuHeadroom, GpuHeadroomArgs
 from components.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.gpu_runtime import GpuRuntime, GpuRuntimeArgs
@@ -30,6 +31,8 @@ __all__ = [
     "ChartSourceArgs",
     "Cluster",
     "ClusterArgs",
+    "EndpointPicker",
+    "EndpointPickerArgs",
     "GpuHeadroom",
     "GpuHeadroomArgs",
     "GpuNodePool",

@@ -21,7 +21,7 @@ from components.core import gateway_dashboard as usage_dashboard
 from components.core.gateway_alerts import PROXY_JOB, gateway_rule_groups
 from components.core.placement import POOL_LABEL
 from components.core.vllm import PUBLIC_PATH_PREFIXES
-from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY
+from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY, INFERENCE_POOL_CRDS
 
 ON_SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
 
@@ -80,6 +80,9 @@ class AiGatewayArgs(TypedDict, total=False):
     """Where the ai-gateway-helm chart comes from."""
     ai_gateway_crds_chart_source: _k8s.ChartSourceArgs
     """Where the ai-gateway-crds-helm chart comes from."""
+    inference_pool_crds: str
+    """Where the pinned InferencePool CRD comes from: an https:// URL or a local file of the same
+    release (default: its GitHub release)."""
 
 
 def spread(selector: dict[str, str]) -> list[dict[str, Any]]:
@@ -219,7 +222,7 @@ class AiGateway(pulumi.ComponentResource):
     gateway_namespace: pulumi.Output[str]
     """Namespace of the Gateway `ai-gateway` that models' AIGatewayRoutes attach to."""
     release_name: pulumi.Output[str]
-    """Resolves once both controllers and the AI gateway's CRDs are installed."""
+    """Resolves once both controllers and the AI gateway's and InferencePool's CRDs are installed."""
 
     def __init__(self, name: str, args: AiGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llmplatform:index:AiGateway", name, None, opts)
@@ -245,6 +248,12 @@ class AiGateway(pulumi.ComponentResource):
             source=args.get("ai_gateway_crds_chart_source"),
             opts=child,
         )
+        # Envoy Gateway watches InferencePools as backends (envoy_gateway_values): CRD first.
+        pool_crds = k8s.yaml.v2.ConfigFile(
+            f"{name}-inference-pool-crds",
+            file=args.get("inference_pool_crds", INFERENCE_POOL_CRDS),
+            opts=child,
+        )
         envoy_gateway = _k8s.helm_release(
             f"{name}-envoy-gateway",
             ENVOY_GATEWAY,
@@ -252,7 +261,7 @@ class AiGateway(pulumi.ComponentResource):
             namespace=eg_ns,
             values=redis_host.apply(envoy_gateway_values),
             source=args.get("envoy_gateway_chart_source"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pool_crds]),
         )
         ai_gateway = _k8s.helm_release(
             f"{name}-ai-gateway",

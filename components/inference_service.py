@@ -29,6 +29,7 @@ from components.serving.track import (
     TRACK,
     build_track,
     scaled_object_spec,
+    selector_of,
     target_group_spec,
 )
 
@@ -148,6 +149,8 @@ class InferenceService(pulumi.ComponentResource):
         # (Service, weight percent) of each track: what the AI gateway's route splits over. A plain
         # attribute, not an output: the names and weights are known when the program runs.
         self.tracks: list[tuple[str, int]] = backends
+        # Labels of the stable track's pods: what the model's InferencePool selects.
+        self.stable_pods: dict[str, str] = selector_of(serve.served_model_name, "stable")
         if "route" in args:
             route = http_route(
                 name,

@@ -1,7 +1,8 @@
 """ModelGateway: one model behind the AI gateway.
 
 In the model's (tenant's) namespace: an AIGatewayRoute sending requests that name the model to
-its tracks by weight (the canary split), a SecurityPolicy that admits only the keys of the
+its InferencePool (components/endpoint_picker.py), or by weight to its tracks while a canary
+takes a share, a SecurityPolicy that admits only the keys of the
 clients allowed to call the model, a BackendTrafficPolicy charging their token budgets, and
 vLLM's own key, which the gateway adds upstream (a BackendSecurityPolicy) and no caller knows.
 """
@@ -64,6 +65,9 @@ class ModelGatewayArgs(TypedDict, total=False):
     """AiGateway.gateway_namespace."""
     gateway_release: Required[pulumi.Input[str]]
     """AiGateway.release_name: the routes and policies wait for the CRDs."""
+    inference_pool: pulumi.Input[str]
+    """EndpointPicker.pool_name: the model's InferencePool. While no canary takes a share, the
+    route sends there and the picker chooses the replica (absent: always the tracks' Services)."""
 
 
 def _backend(service: str, port: int, namespace: str) -> dict[str, Any]:
@@ -110,6 +114,7 @@ class ModelGateway(pulumi.ComponentResource):
             )
             backends.append(service)
 
+        pool = pulumi.Output.from_input(args.get("inference_pool"))
         upstream = k8s.core.v1.Secret(
             f"{name}-upstream-key",
             metadata=_k8s.meta(f"{model}-upstream-key", ns, meta_labels),
@@ -122,7 +127,9 @@ class ModelGateway(pulumi.ComponentResource):
             "aigateway.envoyproxy.io/v1beta1",
             "BackendSecurityPolicy",
             f"{model}-upstream",
-            upstream.metadata.apply(lambda m: gw.upstream_key_policy_spec(str(m["name"]), backends)),
+            pulumi.Output.all(upstream.metadata, pool).apply(
+                lambda a: gw.upstream_key_policy_spec(str(a[0]["name"]), backends, a[1])
+            ),
         )
 
         route = custom(
@@ -130,8 +137,8 @@ class ModelGateway(pulumi.ComponentResource):
             "aigateway.envoyproxy.io/v1beta1",
             "AIGatewayRoute",
             model,
-            pulumi.Output.from_input(args["gateway_namespace"]).apply(
-                lambda g: gw.ai_route_spec(model, g, tracks)
+            pulumi.Output.all(args["gateway_namespace"], pool).apply(
+                lambda a: gw.ai_route_spec(model, a[0], tracks, a[1])
             ),
         )
 

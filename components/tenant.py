@@ -1,7 +1,7 @@
 """Tenant: a team's namespace with quotas, container defaults, network isolation and edit rights."""
 
 from collections.abc import Sequence
-from typing import Any, Required, TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -9,10 +9,9 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels
-from components.core.gateway import PROXY_POD_LABELS as GATEWAY_PROXY_LABELS
 from components.core.placement import GPU_RESOURCE
-from components.core.triton import METRICS_PORT as TRITON_METRICS_PORT
 from components.tenant_access import tenant_access
+from components.tenant_network import network_policies
 from components.versions import KUBERNETES_VERSION
 
 # vLLM runs as a non-root user with every capability dropped, no privilege
@@ -20,8 +19,6 @@ from components.versions import KUBERNETES_VERSION
 # device plugin, not through privileges or host paths. So tenants get the
 # strictest Pod Security level, `restricted`, enforced.
 POD_SECURITY_LEVEL = "restricted"
-NFS_PORT = 2049
-HTTPS_PORT = 443
 
 
 class TenantArgs(TypedDict, total=False):
@@ -173,119 +170,3 @@ def s3_prefix_list_cidrs(parent: pulumi.Resource) -> pulumi.Output[list[str]]:
     opts = pulumi.InvokeOutputOptions(parent=parent)
     name = aws.get_region_output(opts=opts).region.apply(lambda r: f"com.amazonaws.{r}.s3")
     return aws.ec2.get_prefix_list_output(name=name, opts=opts).cidr_blocks.apply(list)
-
-
-def _ip_blocks(cidrs: Sequence[Any], what: str) -> list[dict[str, Any]]:
-    if not cidrs:
-        # An empty `to` would allow every destination, the opposite of what is meant.
-        raise ValueError(f"no {what} CIDRs: refusing to write a network policy rule without peers")
-    return [{"ipBlock": {"cidr": c}} for c in cidrs]
-
-
-def network_policies(
-    load_balancer_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
-    storage_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
-    s3_cidrs: pulumi.Input[Sequence[pulumi.Input[str]]],
-    gateway_namespace: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    """The namespace's policies by name: deny all, then each allowed path on its own."""
-    every_pod: dict[str, Any] = {}
-    inference_pods = {"matchLabels": {labels.COMPONENT: labels.INFERENCE}}
-    callers: Any
-    if gateway_namespace is None:
-        # Load balancers target pod addresses directly from the public subnets.
-        callers = pulumi.Output.from_input(load_balancer_cidrs).apply(
-            lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
-        )
-    else:
-        # Only the AI gateway's proxies: every caller is identified, budgeted and audited there.
-        callers = [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}},
-                "podSelector": {"matchLabels": dict(GATEWAY_PROXY_LABELS)},
-            }
-        ]
-
-    return {
-        "default-deny": {"podSelector": every_pod, "policyTypes": ["Ingress", "Egress"]},
-        "allow-dns": {
-            "podSelector": every_pod,
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            },
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
-                }
-            ],
-        },
-        "allow-pod-identity": {
-            "podSelector": every_pod,
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": labels.POD_IDENTITY_AGENT}}], "ports": [_tcp(80)]}],
-        },
-        "allow-model-ingress": {
-            "podSelector": inference_pods,
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {"from": callers, "ports": [_tcp(labels.VLLM_PORT)]},
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": labels.MONITORING_NAMESPACE}
-                            }
-                        }
-                    ],
-                    # Triton serves its metrics on a port of their own (vLLM on the API port).
-                    "ports": [_tcp(labels.VLLM_PORT), _tcp(TRITON_METRICS_PORT)],
-                },
-            ],
-        },
-        "allow-efs": {
-            "podSelector": every_pod,
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": pulumi.Output.from_input(storage_cidrs).apply(
-                        lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
-                    ),
-                    "ports": [_tcp(NFS_PORT)],
-                }
-            ],
-        },
-        # Serving pods that stream weights reach S3 only: a gateway endpoint has no address in
-        # the VPC, traffic to it goes to S3's public addresses (the region's prefix list).
-        "allow-s3-https": {
-            "podSelector": {"matchLabels": {labels.S3_EGRESS: "true"}},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": pulumi.Output.from_input(s3_cidrs).apply(lambda cidrs: _ip_blocks(cidrs, "S3")),
-                    "ports": [_tcp(HTTPS_PORT)],
-                }
-            ],
-        },
-        # The weights sync Job downloads from the Hugging Face Hub (a CDN whose addresses
-        # change), so it alone may reach any public address on 443.
-        "allow-public-https": {
-            "podSelector": {"matchLabels": {labels.PUBLIC_HTTPS_EGRESS: "true"}},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(labels.PRIVATE_RANGES)}}],
-                    "ports": [_tcp(HTTPS_PORT)],
-                }
-            ],
-        },
-    }
-
-
-def _tcp(port: int) -> dict[str, Any]:
-    return {"protocol": "TCP", "port": port}

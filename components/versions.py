@@ -110,6 +110,15 @@ AI_GATEWAY_CRDS = HelmChart("ai-gateway-crds-helm", "v1.1.0", "oci://docker.io/e
 # The token budgets' counters: no persistence (a lost counter resets a budget window early).
 REDIS_IMAGE = "docker.io/library/redis:7.4.2-alpine"
 REDIS_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.67.0"
+# Cache-aware routing (Gateway API Inference Extension, ../shared/upstream/MANIFEST.md item 9):
+# the InferencePool CRD of v1.6.0 (it accepts everything v1.5.0's did), and the endpoint picker
+# of v1.5.0, the last release that ships it (and the image its inferencepool chart runs).
+INFERENCE_EXTENSION_VERSION = "v1.6.0"
+INFERENCE_POOL_CRDS = (
+    "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/"
+    f"{INFERENCE_EXTENSION_VERSION}/v1-manifests.yaml"
+)
+ENDPOINT_PICKER_IMAGE = "registry.k8s.io/gateway-api-inference-extension/epp:v1.5.0"
 
 HELM_CHARTS = (
     NVIDIA_DEVICE_PLUGIN,

@@ -43,13 +43,24 @@ def _crds(directory: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _gateway_api_crds(workdir: Path) -> Path:
-    """The Gateway API CRDs the program installs, as the one local file it may point at."""
+LOCAL_CRD_GROUPS = {
+    "gateway.networking.k8s.io": "gateway-api-crds",
+    "inference.networking.k8s.io": "inference-pool-crds",
+}
+"""CRDs the program installs itself (from a release file: config gatewayApiCrds and
+gateway.inferencePoolCrds), so the e2e hands it local copies instead of applying them first."""
+
+
+def _local_crds(workdir: Path) -> dict[str, Path]:
+    """Each group's pinned CRDs, as the one local file the program may point at."""
     import yaml
 
-    path = workdir / "gateway-api-crds.yaml"
-    path.write_text(yaml.safe_dump_all(_crds(UPSTREAM / "crds" / "gateway.networking.k8s.io")))
-    return path
+    files = {}
+    for group, stem in LOCAL_CRD_GROUPS.items():
+        path = workdir / f"{stem}.yaml"
+        path.write_text(yaml.safe_dump_all(_crds(UPSTREAM / "crds" / group)))
+        files[group] = path
+    return files
 
 
 def _plan(stack: DerivedStack, workdir: Path) -> Path:
@@ -132,10 +143,16 @@ def _changes(preview_json: str) -> int:
     return sum(n for op, n in summary.items() if op != "same")
 
 
-def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Path) -> None:
+def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict[str, Path]) -> None:
     result: dict[str, Any] = {}
     report["stacks"][name] = result
-    stack = derive(ROOT, name, workdir, gateway_crds)
+    stack = derive(
+        ROOT,
+        name,
+        workdir,
+        local_crds["gateway.networking.k8s.io"],
+        local_crds["inference.networking.k8s.io"],
+    )
     plan_dir = _plan(stack, workdir)
 
     cluster = LocalCluster(workdir / f"cluster-{name}")
@@ -145,9 +162,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], gateway_crds: Pa
         report["cluster"]["kubernetes"] = json.loads(cluster.kubectl("version", "-o", "json").stdout)[
             "serverVersion"
         ]["gitVersion"].lstrip("v")
-        cluster.apply(
-            [c for c in _crds(UPSTREAM / "crds") if "gateway.networking.k8s.io" not in c["spec"]["group"]]
-        )
+        cluster.apply([c for c in _crds(UPSTREAM / "crds") if c["spec"]["group"] not in LOCAL_CRD_GROUPS])
         nodes = node_objects(name, plan_dir)
         cluster.apply(nodes)
         before = checks.objects(cluster)
@@ -342,12 +357,12 @@ def main(argv: list[str] | None = None) -> int:
         "karpenter": None,
     }
     failed = False
-    gateway_crds = _gateway_api_crds(workdir)
+    local_crds = _local_crds(workdir)
     if not args.skip_sdks:
         report["sdks"] = check_sdks(workdir / "sdks", Pulumi.offline(ROOT, workdir / "pulumi-sdks", {}).env)
     for name in args.stacks.split(","):
         try:
-            run_stack(name, workdir, report, gateway_crds)
+            run_stack(name, workdir, report, local_crds)
         except Exception:
             failed = True
             report["stacks"].setdefault(name, {})["error"] = traceback.format_exc()[-4000:]

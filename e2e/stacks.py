@@ -3,8 +3,8 @@
 A derived stack is the committed Pulumi.<stack>.yaml with three changes, all of them
 things a real operator does too: every Helm release installs from a local chart (the
 project's stand-in chart, e2e/charts/standin: the upstream charts are not installed
-here), the Gateway API CRDs come from a local file, and the `secure:` placeholders are
-set again with `pulumi config set --secret` under the e2e's own passphrase.
+here), the Gateway API and InferencePool CRDs come from local files, and the `secure:`
+placeholders are set again with `pulumi config set --secret` under the e2e's own passphrase.
 
 It lives in a project directory of its own (the checkout's Pulumi.yaml with absolute
 paths, and infra/ linked in), because `pulumi stack init` and `config set` rewrite the
@@ -57,13 +57,15 @@ def _drop(config: dict[str, Any], path: str) -> None:
     del node[rest[-1]]
 
 
-def derive(root: Path, stack: str, workdir: Path, gateway_crds: Path) -> DerivedStack:
+def derive(root: Path, stack: str, workdir: Path, gateway_crds: Path, pool_crds: Path) -> DerivedStack:
     document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())
     config: dict[str, Any] = document["config"]
     config[f"{NAMESPACE}:chartSources"] = {
         chart.name: {"path": str(STANDIN_CHART), "allowVersionMismatch": True} for chart in HELM_CHARTS
     }
     config[f"{NAMESPACE}:gatewayApiCrds"] = str(gateway_crds)
+    if f"{NAMESPACE}:gateway" in config:
+        config[f"{NAMESPACE}:gateway"]["inferencePoolCrds"] = str(pool_crds)
     plan_file = workdir / f"plan.Pulumi.{stack}.yaml"
     plan_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
 

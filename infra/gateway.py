@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components import AiGateway, InferenceService, IngressGateway, ModelGateway
-from components.ai_gateway import AiGatewayArgs
+from components.ai_gateway import ON_SYSTEM_NODES, AiGatewayArgs
 from components.core import labels
+from components.endpoint_picker import EndpointPicker
 from components.model_gateway import ClientArgs
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY
 from infra.charts import chart_source
@@ -59,6 +60,8 @@ def build_ai_gateway(
         "ai_gateway_chart_source": chart_source(cfg, AI_GATEWAY),
         "ai_gateway_crds_chart_source": chart_source(cfg, AI_GATEWAY_CRDS),
     }
+    if cfg.gateway.inference_pool_crds is not None:
+        args["inference_pool_crds"] = cfg.gateway.inference_pool_crds
     ai_gateway = AiGateway("ai-gateway", args, cloud.on_cluster)
     for name, model in cfg.models.items():
         tenant = cfg.tenants[model.tenant]
@@ -73,10 +76,25 @@ def build_ai_gateway(
             if budget.tokens_per_day is not None:
                 entry["tokens_per_day"] = budget.tokens_per_day
             clients.append(entry)
+        namespace = workloads.tenants[model.tenant].namespace
+        picker = EndpointPicker(
+            f"{name}-picker",
+            {
+                "namespace": namespace,
+                "model": name,
+                "selector": services[name].stable_pods,
+                "target_port": labels.VLLM_PORT,
+                "node_selector": ON_SYSTEM_NODES,
+                "pool_crds": ai_gateway.release_name,
+                "replicas": cfg.gateway.picker_replicas,
+                "monitoring_release": observability.monitoring.release_name,
+            },
+            cloud.on_cluster,
+        )
         ModelGateway(
             f"{name}-gateway",
             {
-                "namespace": workloads.tenants[model.tenant].namespace,
+                "namespace": namespace,
                 "model": name,
                 "access": {
                     "tracks": [{"service": s, "weight": w} for s, w in services[name].tracks],
@@ -86,6 +104,7 @@ def build_ai_gateway(
                 "upstream_key": pulumi.Output.secret(model.api_key.get_secret_value()),
                 "gateway_namespace": ai_gateway.gateway_namespace,
                 "gateway_release": ai_gateway.release_name,
+                "inference_pool": picker.pool_name,
             },
             cloud.on_cluster,
         )

@@ -173,9 +173,10 @@ def test_simulated_karpenter_launches_pool_shaped_nodes_within_the_gpu_limit(
 
 
 def test_derived_stack_keeps_no_secret_and_installs_every_chart_locally(tmp_path: Path) -> None:
-    crds = tmp_path / "crds.yaml"
+    crds, pool_crds = tmp_path / "crds.yaml", tmp_path / "pool-crds.yaml"
     crds.write_text("")
-    stack = derive(ROOT, "prod", tmp_path, crds)
+    pool_crds.write_text("")
+    stack = derive(ROOT, "prod", tmp_path, crds, pool_crds)
     text = stack.config_file.read_text()
     assert "secure:" not in text
     committed = (ROOT / "Pulumi.prod.yaml").read_text()
@@ -183,6 +184,8 @@ def test_derived_stack_keeps_no_secret_and_installs_every_chart_locally(tmp_path
     assert "llm-platform:models.llama-8b.apiKey" in stack.secrets
     assert len(set(stack.secrets.values())) == len(stack.secrets)  # no two secrets alike
     config = yaml.safe_load(text)["config"]
+    assert config["llm-platform:gatewayApiCrds"] == str(crds)
+    assert config["llm-platform:gateway"]["inferencePoolCrds"] == str(pool_crds)
     sources = config["llm-platform:chartSources"]
     assert sources and all(Path(s["path"]).is_dir() for s in sources.values())
     # the plan's copy keeps the placeholders: the offline plan never decrypts

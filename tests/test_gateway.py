@@ -186,7 +186,11 @@ def test_prod_puts_two_tenants_clients_and_budgets_behind_the_gateway(planned: C
     ]
     # vLLM's key reaches the gateway only: one upstream policy per model over all its tracks.
     upstream = {p["metadata"]["name"]: p["spec"] for p in by_kind["BackendSecurityPolicy"]}
-    assert [t["name"] for t in upstream["llama-8b-upstream"]["targetRefs"]] == ["llama-8b", "llama-8b-canary"]
+    assert [t["name"] for t in upstream["llama-8b-upstream"]["targetRefs"]] == [
+        "llama-8b",
+        "llama-8b-canary",
+        "llama-8b",  # its InferencePool
+    ]
     # Controllers, proxies and Redis each survive a drain.
     pdbs = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in by_kind["PodDisruptionBudget"]}
     assert (gw.CONTROLLER_NAMESPACE, "redis") in pdbs

@@ -11,6 +11,7 @@ import yaml
 from components.core.dashboards import queries
 from components.core.gateway_alerts import (
     OVER_LIMIT,
+    PICKER_JOB,
     PROXY_JOB,
     REDIS_JOB,
     REDIS_UP,
@@ -25,9 +26,14 @@ from components.core.gateway_dashboard import (
     gpu_cost_per_hour,
     usage_dashboard,
 )
+from components.core.metrics import EPP_SCHEDULER_ATTEMPTS, KSM_DEPLOYMENT_AVAILABLE
 from tests.test_alerts import promtool
 
 CLUSTER = 'envoy_cluster_name="httproute/search/llama-8b/rule/0"'
+READY = KSM_DEPLOYMENT_AVAILABLE.name
+ATTEMPTS = EPP_SCHEDULER_ATTEMPTS.name
+# As the PodMonitor leaves them: the target's namespace wins over the metric's own (exported_).
+PICKER = f'job="{PICKER_JOB}",namespace="search",model="llama-8b",exported_namespace=""'
 
 
 def _counter(name: str, labels: str, per_minute: int) -> dict[str, str]:
@@ -50,6 +56,35 @@ CASES: dict[str, tuple[dict[str, str], list[dict[str, str]], list[dict[str, str]
         [
             _counter(OVER_LIMIT, f'job="{PROXY_JOB}",{CLUSTER}', 5),
             _counter(UPSTREAM_REQUESTS, f'job="{PROXY_JOB}",{CLUSTER}', 60),
+        ],
+    ),
+    "InferencePickerDown": (
+        {"namespace": "research", "deployment": "llama-70b-endpoint-picker", "model": "llama-70b"},
+        [
+            {
+                "series": f'{READY}{{namespace="research",deployment="llama-70b-endpoint-picker"}}',
+                "values": "0x30",
+            }
+        ],
+        [
+            # one picker lost, its twin took over within a scrape: never zero for 2 minutes
+            {
+                "series": f'{READY}{{namespace="research",deployment="llama-70b-endpoint-picker"}}',
+                "values": "2 1 0 2x27",
+            },
+            # a model scaled to zero is VLLMNoHealthyReplica's business, not the picker's
+            {"series": f'{READY}{{namespace="research",deployment="llama-70b"}}', "values": "0x30"},
+        ],
+    ),
+    "InferencePickerErrors": (
+        {"namespace": "search", "model": "llama-8b"},
+        [
+            _counter(ATTEMPTS, f'{PICKER},status="failure"', 10),
+            _counter(ATTEMPTS, f'{PICKER},status="success"', 60),
+        ],
+        [
+            _counter(ATTEMPTS, f'{PICKER},status="failure"', 1),
+            _counter(ATTEMPTS, f'{PICKER},status="success"', 60),
         ],
     ),
     "AIGatewayRedisDown": (

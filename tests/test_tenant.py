@@ -170,7 +170,7 @@ def test_streaming_pods_reach_the_regions_s3_prefix_list_only(graph: Graph) -> N
 
 
 def test_given_s3_cidrs_replace_the_lookup_and_an_empty_list_is_refused(run_pulumi: RunPulumi) -> None:
-    from components.tenant import _ip_blocks
+    from components.tenant_network import _ip_blocks
 
     g = build(run_pulumi, s3_cidrs=["198.51.100.0/24"])
     (s3,) = [p for p in policies(g) if p["metadata"]["name"] == "allow-s3-https"]

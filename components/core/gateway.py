@@ -3,8 +3,9 @@ where the request goes. No Pulumi here; components/ai_gateway.py sends these.
 
 The request path: ALB (TLS, WAF) -> Envoy proxy (Gateway `ai-gateway`) -> per model an
 AIGatewayRoute whose SecurityPolicy accepts only the keys of the clients allowed to call that
-model -> the model's tracks (weighted, the canary split) -> vLLM, with vLLM's own key added by
-the gateway (a BackendSecurityPolicy), never known to callers.
+model -> its InferencePool, whose endpoint picker chooses the replica (or, while a canary takes
+a share, the tracks by weight) -> vLLM, with vLLM's own key added by the gateway (a
+BackendSecurityPolicy), never known to callers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from components.core.endpoint_picker import POOL_GROUP
 
 CONTROLLER_NAMESPACE = "envoy-gateway-system"
 """Envoy Gateway, its rate-limit service, Redis, the Gateway and its proxies."""
@@ -91,9 +94,25 @@ def request_costs() -> list[dict[str, str]]:
     ]
 
 
-def ai_route_spec(model: str, gateway_namespace: str, backends: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    """The model's AIGatewayRoute: requests whose body names `model`, split over its tracks by
-    weight (the canary's share), token usage counted for the budgets."""
+def through_pool(tracks: Sequence[tuple[str, int]]) -> bool:
+    """Whether the model's requests go to its InferencePool (the endpoint picker chooses the
+    replica): while its stable track, the first, takes them all. During a canary they are split by
+    weight over the tracks' Services instead, without the picker: Envoy AI Gateway admits one
+    InferencePool per route rule and no mix of pools and other backends (the AIGatewayRoute
+    CRD's rules), so a weighted split over two pools cannot be written."""
+    return [service for service, weight in tracks if weight > 0] == [tracks[0][0]]
+
+
+def ai_route_spec(
+    model: str, gateway_namespace: str, backends: Sequence[tuple[str, int]], pool: str | None = None
+) -> dict[str, Any]:
+    """The model's AIGatewayRoute: requests whose body names `model`, to its InferencePool `pool`
+    when there is one and no canary takes a share (through_pool), else split over its tracks by
+    weight (the canary's share); token usage counted for the budgets."""
+    if pool is not None and through_pool(backends):
+        refs: list[dict[str, Any]] = [{"group": POOL_GROUP, "kind": "InferencePool", "name": pool}]
+    else:
+        refs = [{"name": backend, "weight": weight} for backend, weight in backends if weight > 0]
     return {
         "parentRefs": [
             {
@@ -107,9 +126,7 @@ def ai_route_spec(model: str, gateway_namespace: str, backends: Sequence[tuple[s
             {
                 "name": model,
                 "matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model}]}],
-                "backendRefs": [
-                    {"name": backend, "weight": weight} for backend, weight in backends if weight > 0
-                ],
+                "backendRefs": refs,
             }
         ],
         "llmRequestCosts": request_costs(),
@@ -129,15 +146,13 @@ def ai_service_backend_spec(backend: str) -> dict[str, Any]:
     }
 
 
-def upstream_key_policy_spec(secret: str, backends: Sequence[str]) -> dict[str, Any]:
-    """vLLM's own key, added by the gateway to every request to the model's tracks."""
-    return {
-        "type": "APIKey",
-        "apiKey": {"secretRef": {"name": secret}},
-        "targetRefs": [
-            {"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": b} for b in backends
-        ],
-    }
+def upstream_key_policy_spec(secret: str, backends: Sequence[str], pool: str | None = None) -> dict[str, Any]:
+    """vLLM's own key, added by the gateway to every request to the model's tracks, whether they
+    go through its InferencePool or to a track's Service."""
+    refs = [{"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": b} for b in backends]
+    if pool is not None:
+        refs.append({"group": POOL_GROUP, "kind": "InferencePool", "name": pool})
+    return {"type": "APIKey", "apiKey": {"secretRef": {"name": secret}}, "targetRefs": refs}
 
 
 def rate_limit_rules(model: str, clients: Sequence[Client]) -> list[dict[str, Any]]:

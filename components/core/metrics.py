@@ -110,6 +110,13 @@ KEDA_SCALED_OBJECT_ERRORS = Metric(
     "keda_scaled_object_errors_total", "counter", ("namespace", "scaledObject"), "keda"
 )
 
+# The endpoint pickers of the InferencePools (Gateway API Inference Extension v1.5.0,
+# pkg/epp/metrics/metrics.go; no upstream table pinned), scraped as job inference-endpoint-picker.
+EPP_SCHEDULER_ATTEMPTS = Metric(
+    "inference_extension_scheduler_attempts_total", "counter", ("status", "target_model_name"), "epp"
+)
+"""Each pick; status "failure" when no pod of the pool could take the request (it fails)."""
+
 CONTRACT = (
     VLLM_WAITING, VLLM_RUNNING, VLLM_KV_CACHE_USAGE, VLLM_PREEMPTIONS, VLLM_PROMPT_TOKENS, VLLM_GENERATION_TOKENS,
     VLLM_E2E_LATENCY, VLLM_TTFT, VLLM_TPOT, VLLM_REQUESTS_SUCCEEDED, HTTP_REQUESTS,
@@ -119,7 +126,7 @@ CONTRACT = (
     TRITON_LOAD_DURATION, TRITON_VLLM_PROMPT_TOKENS, TRITON_VLLM_GENERATION_TOKENS, TRITON_VLLM_TTFT,
     TRITON_VLLM_E2E_LATENCY,
     KSM_DEPLOYMENT_SPEC_REPLICAS, KSM_DEPLOYMENT_AVAILABLE, KSM_CONTAINER_READY,
-    KEDA_SCALER_ERRORS, KEDA_SCALED_OBJECT_ERRORS,
+    KEDA_SCALER_ERRORS, KEDA_SCALED_OBJECT_ERRORS, EPP_SCHEDULER_ATTEMPTS,
 )  # fmt: skip
 
 VLLM_JOB = "vllm"

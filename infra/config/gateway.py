@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 
 from infra.config.base import DnsLabel, Model, PrincipalArn
+from infra.config.charts import GatewayApiCrdsSource
 
 
 class ModelBudget(Model):
@@ -33,6 +34,10 @@ class AuditConfig(Model):
 class GatewayConfig(Model):
     replicas: Annotated[int, Field(ge=2, le=20)] = 2
     """Envoy proxy replicas (on the system nodes, spread over zones, a PodDisruptionBudget keeps one up)."""
+    picker_replicas: Annotated[int, Field(ge=1, le=10)] = 2
+    """Endpoint picker replicas per model (each model's InferencePool has its own picker, on the system nodes). The gateway fails a model's requests while its picker has no ready replica, so keep at least 2 in production."""
+    inference_pool_crds: GatewayApiCrdsSource | None = None
+    """Where the pinned InferencePool CRD (v1-manifests.yaml of Gateway API Inference Extension v1.6.0, components/versions.py) comes from instead of its GitHub release: an https:// mirror or a local file (absolute or relative to the project directory). Default: the GitHub release."""
     audit: AuditConfig
     """The record of every request (time, client, tenant, model and revision, status, tokens, latency) in a locked, KMS-encrypted S3 bucket only an auditor role reads. Needs monitoring.logs.enabled (the log agents ship the records)."""
 
