@@ -16,7 +16,6 @@ from components.core import endpoint_picker as epp
 from components.core import labels
 from components.versions import ENDPOINT_PICKER_IMAGE
 
-
 WATCHES_THE_API = (
     "CKV_K8S_38",
     "the picker watches its InferencePool and the pool's pods through the API server (a Role of reads in its namespace)",

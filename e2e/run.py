@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from e2e import checks, headroom
+from e2e import checks, headroom, routing
 from e2e.cluster import LocalCluster
 from e2e.engine import Pulumi
 from e2e.karpenter import SimulatedKarpenter
@@ -208,6 +208,13 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
         result["headroom"] = headroom.spike(cluster)
         checks.wait_settled(cluster)
 
+        # 2c. cache-aware routing: each gateway model's pool, its replicas and its pickers; then
+        # a picker node drained (the gateway fails a model's requests while it has no picker)
+        result["routing"] = routing.pools(cluster, _gateway_models(stack))
+        if result["routing"]["expected"]:
+            result["routing"]["drain"] = routing.drain_a_picker_node(cluster)
+            checks.wait_settled(cluster)
+
         # 3. no perpetual diff
         preview = pulumi.run(
             f"{name}-preview", "preview", *config, "--json", "--expect-no-changes", check=False
@@ -284,6 +291,16 @@ def _protected(stack: DerivedStack) -> bool:
     import yaml
 
     return bool(yaml.safe_load(stack.config_file.read_text())["config"].get("llm-platform:protect", False))
+
+
+def _gateway_models(stack: DerivedStack) -> list[str]:
+    """`<tenant namespace>/<model>` of each model behind the AI gateway (none without it)."""
+    import yaml
+
+    config = yaml.safe_load(stack.config_file.read_text())["config"]
+    if "llm-platform:gateway" not in config:
+        return []
+    return [f"{m['tenant']}/{name}" for name, m in config.get("llm-platform:models", {}).items()]
 
 
 def _max_num_seqs(stack: DerivedStack) -> dict[str, int]:

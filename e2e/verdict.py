@@ -47,6 +47,13 @@ def failures(report: dict[str, Any], stacks: tuple[str, ...] = ("dev", "prod")) 
         spikes = s.get("headroom", {})
         if spikes and not spikes.get("ok"):
             problems.append(f"stacks.{name}.headroom: {spikes.get('spikes')}")
+        routing = s.get("routing", {})
+        if routing and not routing.get("ok"):
+            problems.append(
+                f"stacks.{name}.routing: expected {routing.get('expected')}, found {routing.get('pools')}"
+            )
+        if routing.get("expected") and not routing.get("drain", {}).get("ok"):
+            problems.append(f"stacks.{name}.routing.drain: {routing.get('drain')}")
         if not s.get("rollout", {}).get("ok"):
             problems.append(
                 f"stacks.{name}.rollout: {s.get('rollout', {}).get('pdb_violations') or 'failed'}"

@@ -203,6 +203,7 @@ GOOD: dict[str, Any] = {
             "rollout": {"ok": True, "seconds": 20},
             "drain": {"ok": True, "pdb_respected": True},
             "destroy": {"ok": True, "left": 0},
+            "routing": {"ok": True, "expected": ["search/llama-8b"], "pools": {}, "drain": {"ok": True}},
         }
         for name in ("dev", "prod")
     },
@@ -229,6 +230,8 @@ def test_verdict_passes_a_report_where_everything_holds() -> None:
         (("stacks", "dev", "rollout", "ok"), False, "stacks.dev.rollout"),
         (("stacks", "prod", "drain", "pdb_respected"), False, "stacks.prod.drain"),
         (("stacks", "prod", "destroy", "left"), 2, "stacks.prod.destroy: 2 left"),
+        (("stacks", "prod", "routing", "ok"), False, "stacks.prod.routing: expected"),
+        (("stacks", "prod", "routing", "drain"), {"ok": False}, "stacks.prod.routing.drain"),
         (("sdks", "go", "built"), False, "sdks.go.built: false"),
         (("policy_pack", "violations"), 1, "policy_pack.violations: 1"),
         (("engine", "pulumi"), None, "engine.pulumi: unknown"),
