@@ -13,10 +13,9 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels
+from components.core.gateway_network import REDIS_EXPORTER_PORT, REDIS_POD_LABELS, REDIS_PORT
 from components.versions import REDIS_EXPORTER_IMAGE, REDIS_IMAGE
 
-REDIS_PORT = 6379
-EXPORTER_PORT = 9121
 REDIS_JOB = "ai-gateway-redis"
 """The `job` label of Redis's metrics (the "Redis down" alert reads it)."""
 
@@ -53,7 +52,7 @@ def redis_pod_spec(node_selector: dict[str, str]) -> dict[str, Any]:
     exporter = _container(
         "metrics",
         REDIS_EXPORTER_IMAGE,
-        EXPORTER_PORT,
+        REDIS_EXPORTER_PORT,
         [f"--redis.addr=redis://127.0.0.1:{REDIS_PORT}"],
         "100m",
         "64Mi",
@@ -81,7 +80,7 @@ def redis(
 ) -> pulumi.Output[str]:
     """Deployment, Service, PodDisruptionBudget (and ServiceMonitor); returns Redis's host name."""
     pod_labels = labels.standard("redis", "ai-gateway-budgets")
-    selector = {labels.NAME: "redis", labels.COMPONENT: "ai-gateway-budgets"}
+    selector = dict(REDIS_POD_LABELS)  # the gateway's NetworkPolicies select Redis by these
     child = pulumi.ResourceOptions(parent=parent)
     k8s.apps.v1.Deployment(
         name,
@@ -104,7 +103,7 @@ def redis(
             "selector": selector,
             "ports": [
                 {"name": "redis", "port": REDIS_PORT, "targetPort": "redis", "protocol": "TCP"},
-                {"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                {"name": "metrics", "port": REDIS_EXPORTER_PORT, "targetPort": "metrics", "protocol": "TCP"},
             ],
         },
         opts=child,

@@ -13,11 +13,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import _k8s
-from components._redis import REDIS_PORT, redis
+from components._gateway_network import gateway_network
+from components._redis import redis
 from components.cluster import SYSTEM_POOL
 from components.core import audit, labels
 from components.core import gateway as gw
 from components.core import gateway_dashboard as usage_dashboard
+from components.core import gateway_network as network
 from components.core.gateway_alerts import PROXY_JOB, gateway_rule_groups
 from components.core.placement import POOL_LABEL
 from components.core.vllm import PUBLIC_PATH_PREFIXES
@@ -67,6 +69,12 @@ class AiGatewayArgs(TypedDict, total=False):
     routes: Required[Sequence[AlbRouteArgs]]
     """Per tenant namespace, the hostnames the ALB forwards to the proxies (its models'
     <model>.<domain>): the ALB's listener admits routes from tenant namespaces only."""
+    load_balancer_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
+    """Where the ALB sends requests and health checks from (the public subnets): the only
+    addresses the proxies admit on the listener and /ready."""
+    control_plane_cidrs: Required[pulumi.Input[Sequence[pulumi.Input[str]]]]
+    """The cluster's subnets, where EKS puts the API server's network interfaces: admitted to the
+    controllers' admission webhook ports."""
     replicas: int
     """Envoy proxy replicas (default 2)."""
     monitoring_release: pulumi.Input[str]
@@ -101,7 +109,7 @@ def envoy_gateway_values(redis_host: str) -> dict[str, Any]:
     """Envoy Gateway with what Envoy AI Gateway requires (../shared/upstream/charts/ai-gateway/
     envoy-gateway-values*.yaml): its extension server, Backend, token rate limits in Redis and
     InferencePool backends."""
-    controller_labels = {"app.kubernetes.io/name": "gateway-helm"}
+    controller_labels = network.EG_CONTROLLER_POD_LABELS
     return {
         "deployment": {
             "replicas": 2,  # leader election: xDS keeps being served through a drain
@@ -150,14 +158,17 @@ def envoy_gateway_values(redis_host: str) -> dict[str, Any]:
                         {"group": "inference.networking.k8s.io", "kind": "InferencePool", "version": "v1"}
                     ],
                 },
-                "rateLimit": {"backend": {"type": "Redis", "redis": {"url": f"{redis_host}:{REDIS_PORT}"}}},
+                "rateLimit": {
+                    "backend": {"type": "Redis", "redis": {"url": f"{redis_host}:{network.REDIS_PORT}"}}
+                },
             }
         },
     }
 
 
 def ai_gateway_values() -> dict[str, Any]:
-    selector = {"app.kubernetes.io/name": gw.AI_CONTROLLER_SERVICE}
+    # The chart's selector labels (chart name, release), not the Service's fullnameOverride.
+    selector = network.AI_CONTROLLER_POD_LABELS
     return {
         "controller": {
             # gen_ai_* metrics carry the caller (API-key auth's client id) as a label.
@@ -237,6 +248,8 @@ class AiGateway(pulumi.ComponentResource):
                 opts=child,
             ).metadata.apply(lambda m: str(m["name"]))
         eg_ns, ai_ns = namespaces[gw.CONTROLLER_NAMESPACE], namespaces[gw.AI_CONTROLLER_NAMESPACE]
+        # Nothing reaches a pod of either namespace but the flows mapped in docs/ai-gateway.md.
+        gateway_network(name, namespaces, args["load_balancer_cidrs"], args["control_plane_cidrs"], self)
         redis_host = redis(f"{name}-redis", eg_ns, ON_SYSTEM_NODES, args.get("monitoring_release"), self)
 
         crds = _k8s.helm_release(
@@ -257,7 +270,7 @@ class AiGateway(pulumi.ComponentResource):
         envoy_gateway = _k8s.helm_release(
             f"{name}-envoy-gateway",
             ENVOY_GATEWAY,
-            name="eg",
+            name=network.EG_RELEASE,
             namespace=eg_ns,
             values=redis_host.apply(envoy_gateway_values),
             source=args.get("envoy_gateway_chart_source"),
@@ -266,7 +279,7 @@ class AiGateway(pulumi.ComponentResource):
         ai_gateway = _k8s.helm_release(
             f"{name}-ai-gateway",
             AI_GATEWAY,
-            name="aieg",
+            name=network.AI_GATEWAY_RELEASE,
             namespace=ai_ns,
             values=ai_gateway_values(),
             source=args.get("ai_gateway_chart_source"),

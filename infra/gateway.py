@@ -42,6 +42,8 @@ def build_ai_gateway(
             }
             for tenant in sorted({model.tenant for model in cfg.models.values()})
         ],
+        "load_balancer_cidrs": cloud.network.public_subnet_cidrs,
+        "control_plane_cidrs": cloud.network.private_subnet_cidrs,
         "replicas": cfg.gateway.replicas,
         "monitoring_release": observability.monitoring.release_name,
         "usage": {

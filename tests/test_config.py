@@ -176,6 +176,21 @@ BAD_CONFIGS = [
         id="alb-logs-undeliverable-in-region",
     ),
     pytest.param(
+        dev(
+            {
+                "network": {
+                    "availabilityZones": ["us-east-1a", "us-east-1b"],
+                    "existingVpc": {
+                        "vpcId": "vpc-0123456789abcdef0",
+                        "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                    },
+                }
+            }
+        ),
+        "error: network.existingVpc.publicSubnetIds: is empty, but ingress needs public subnets",
+        id="adopted-vpc-without-public-subnets-for-the-alb",
+    ),
+    pytest.param(
         dev({"cluster.endpoint": {"publicAccessCidrs": ["0.0.0.0/0"]}}),
         "error: cluster.endpoint.publicAccessCidrs[0]: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
         id="endpoint-open-to-all",

@@ -30,7 +30,8 @@ PROXY_SERVICE = "ai-gateway-proxy"
 LISTENER_PORT = 80
 """TLS ends at the ALB; the hop to the proxies stays inside the VPC."""
 PROXY_CONTAINER_PORT = 10080  # Envoy Gateway maps listener port 80 to 10080 (unprivileged)
-PROXY_READY_PORT = 19001  # Envoy's /ready (and /stats/prometheus) on every proxy pod
+PROXY_STATS_PORT = 19001  # Envoy's /stats/prometheus (container port "metrics"), nothing else
+PROXY_READY_PORT = 19003  # Envoy's /ready (container port "readiness"; Envoy Gateway's bootstrap)
 EXTPROC_METRICS_PORT = 1064  # the AI gateway's sidecar: gen_ai_* metrics on /metrics
 PROXY_POD_LABELS = {"app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway"}
 """Labels Envoy Gateway puts on every proxy pod: the only pods a model admits."""

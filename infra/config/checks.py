@@ -59,6 +59,7 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_chart_sources(cfg),
         *_cross_references(cfg),
         *_access_log_region(cfg),
+        *_load_balancer_subnets(cfg),
     ]
     # Sizing reads the pools' GPU shapes: only once those are sound.
     if not any(p.path.startswith("gpuPools.") for p in problems):
@@ -444,3 +445,14 @@ def _chart_sources(cfg: StackConfig) -> Iterator[Problem]:
             problem += " (a relative path starts at the project directory, where Pulumi.yaml is)"
         if problem is not None:
             yield Problem(f"{path}.path", problem)
+
+
+def _load_balancer_subnets(cfg: StackConfig) -> Iterator[Problem]:
+    """The internet-facing ALB lives in the public subnets, and the network policies admit it by
+    their CIDRs: with none, a policy rule would list no peers, which admits every source."""
+    existing = cfg.network.existing_vpc
+    if cfg.ingress is not None and existing is not None and not existing.public_subnet_ids:
+        yield Problem(
+            "network.existingVpc.publicSubnetIds",
+            "is empty, but ingress needs public subnets: the internet-facing load balancer lives there and the network policies admit it by their CIDRs; list one public subnet per zone",
+        )

@@ -37,7 +37,7 @@ class ExistingVpc(Model):
     private_subnet_ids: Annotated[list[SubnetId], Field(min_length=2)]
     """Private subnets (with a route to a NAT gateway), one per availability zone, in the order of network.availabilityZones. Nodes and pods live here."""
     public_subnet_ids: list[SubnetId] = []
-    """Public subnets for internet-facing load balancers, one per availability zone; empty when the platform's entry point is internal only."""
+    """Public subnets for internet-facing load balancers, one per availability zone; required when ingress is set (the ALB lives there, and network policies admit it by their CIDRs)."""
 
 
 class NetworkConfig(Model):
