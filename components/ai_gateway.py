@@ -158,7 +158,7 @@ def ai_gateway_values() -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": gw.AI_CONTROLLER_SERVICE}
     return {
         "controller": {
-            # gen_ai_* metrics carry the caller (API-key auth's client id) as a label.
+            # gen_ai_* metrics carry the caller (the client id API-key or JWT auth set) as a label.
             "metricsRequestHeaderAttributes": f"{gw.CLIENT_ID_HEADER}:{usage_dashboard.CLIENT_ATTRIBUTE}",
             "replicaCount": 2,
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
