@@ -18,6 +18,7 @@ from components._redis import redis
 from components.cluster import SYSTEM_POOL
 from components.core import audit, labels
 from components.core import gateway as gw
+from components.core import gateway_auth as gw_auth
 from components.core import gateway_dashboard as usage_dashboard
 from components.core import gateway_network as network
 from components.core.gateway_alerts import PROXY_JOB, gateway_rule_groups
@@ -171,7 +172,7 @@ def ai_gateway_values() -> dict[str, Any]:
     selector = network.AI_CONTROLLER_POD_LABELS
     return {
         "controller": {
-            # gen_ai_* metrics carry the caller (API-key auth's client id) as a label.
+            # gen_ai_* metrics carry the caller (the client id API-key or JWT auth set) as a label.
             "metricsRequestHeaderAttributes": f"{gw.CLIENT_ID_HEADER}:{usage_dashboard.CLIENT_ATTRIBUTE}",
             "replicaCount": 2,
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
@@ -338,6 +339,16 @@ class AiGateway(pulumi.ComponentResource):
                 ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_class]),
+        )
+        # No caller may name itself: the client id header is dropped before any filter runs
+        # (components/core/gateway_auth.py says why API-key and JWT auth alone are not enough).
+        k8s.apiextensions.CustomResource(
+            f"{name}-client-headers",
+            api_version="gateway.envoyproxy.io/v1alpha1",
+            kind="ClientTrafficPolicy",
+            metadata=_k8s.meta(gw.GATEWAY_NAME, eg_ns, dict(labels.PART_OF), _k8s.installed_by(installed)),
+            spec=gw_auth.client_header_policy_spec(gw.GATEWAY_NAME),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
         )
         self._alb_route(name, eg_ns, args, gateway)
         if "monitoring_release" in args:

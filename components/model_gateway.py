@@ -2,8 +2,8 @@
 
 In the model's (tenant's) namespace: an AIGatewayRoute sending requests that name the model to
 its InferencePool (components/endpoint_picker.py), or by weight to its tracks while a canary
-takes a share, a SecurityPolicy that admits only the keys of the
-clients allowed to call the model, a BackendTrafficPolicy charging their token budgets, and
+takes a share, a SecurityPolicy that admits only the clients allowed to call the model (by their
+API keys, or by their OIDC issuer's tokens), a BackendTrafficPolicy charging their token budgets, and
 vLLM's own key, which the gateway adds upstream (a BackendSecurityPolicy) and no caller knows.
 """
 
@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import gateway as gw
+from components.core import gateway_auth as gw_auth
 from components.core import labels
 
 
@@ -23,8 +24,8 @@ class ClientArgs(TypedDict, total=False):
 
     id: Required[str]
     """Its client id (what budgets, records and metrics name)."""
-    key: Required[pulumi.Input[str]]
-    """Its API key (a secret)."""
+    key: pulumi.Input[str]
+    """Its API key (a secret); absent when the model takes tokens of an OIDC issuer (ModelGatewayArgs.oidc)."""
     tokens_per_minute: int
     """Tokens it may spend on this model per minute (absent: no limit)."""
     tokens_per_day: int
@@ -50,6 +51,19 @@ class AccessArgs(TypedDict):
     """Clients allowed to call the model."""
 
 
+class OidcArgs(TypedDict):
+    """The OIDC issuer whose tokens the model's clients send instead of API keys."""
+
+    issuer: str
+    """The tokens' `iss`, exactly."""
+    audiences: list[str]
+    """A token's `aud` must name one of these."""
+    jwks_uri: str
+    """Where the proxies fetch the issuer's signing keys (https)."""
+    client_claim: str
+    """The claim whose value is the client id."""
+
+
 class ModelGatewayArgs(TypedDict, total=False):
     namespace: Required[pulumi.Input[str]]
     """The tenant namespace the model is served in."""
@@ -68,6 +82,9 @@ class ModelGatewayArgs(TypedDict, total=False):
     inference_pool: pulumi.Input[str]
     """EndpointPicker.pool_name: the model's InferencePool. While no canary takes a share, the
     route sends there and the picker chooses the replica (absent: always the tracks' Services)."""
+    oidc: OidcArgs
+    """Authenticate the clients with tokens of this issuer (JWT) instead of API keys: the clients
+    then have no key. Absent: API keys."""
 
 
 def _backend(service: str, port: int, namespace: str) -> dict[str, Any]:
@@ -82,6 +99,11 @@ class ModelGateway(pulumi.ComponentResource):
     """The AIGatewayRoute (and the HTTPRoute the AI gateway makes of it)."""
 
     def __init__(self, name: str, args: ModelGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # A client proves who it is with its key or with its issuer's token, never both or neither.
+        odd = sorted(c["id"] for c in args["access"]["clients"] if ("key" in c) == ("oidc" in args))
+        if odd:
+            needs = "no key (the model takes OIDC tokens)" if "oidc" in args else "a key (no oidc issuer)"
+            raise ValueError(f"ModelGateway {name}: clients {odd} need {needs}")
         super().__init__("llmplatform:index:ModelGateway", name, None, opts)
         ns, model = args["namespace"], args["model"]
         meta_labels = labels.standard(model, "ai-gateway")
@@ -143,20 +165,22 @@ class ModelGateway(pulumi.ComponentResource):
         )
 
         clients = {c["id"]: c for c in args["access"]["clients"]}
-        keys = k8s.core.v1.Secret(
-            f"{name}-client-keys",
-            metadata=_k8s.meta(f"{model}-client-keys", ns, meta_labels),
-            # API-key auth reads one entry per client: the entry's name is the client id.
-            string_data={cid: pulumi.Output.secret(c["key"]) for cid, c in sorted(clients.items())},
-            opts=child,
-        )
-        custom(
-            "clients",
-            "gateway.envoyproxy.io/v1alpha1",
-            "SecurityPolicy",
-            f"{model}-clients",
-            keys.metadata.apply(lambda m: gw.security_policy_spec(model, str(m["name"]))),
-        )
+        oidc = args.get("oidc")
+        if oidc is not None:
+            issuer = gw_auth.Oidc(
+                oidc["issuer"], tuple(oidc["audiences"]), oidc["jwks_uri"], oidc["client_claim"]
+            )
+            policy: object = gw_auth.jwt_security_policy_spec(model, issuer, sorted(clients))
+        else:
+            keys = k8s.core.v1.Secret(
+                f"{name}-client-keys",
+                metadata=_k8s.meta(f"{model}-client-keys", ns, meta_labels),
+                # API-key auth reads one entry per client: the entry's name is the client id.
+                string_data={cid: pulumi.Output.secret(c["key"]) for cid, c in sorted(clients.items())},
+                opts=child,
+            )
+            policy = keys.metadata.apply(lambda m: gw.security_policy_spec(model, str(m["name"])))
+        custom("clients", "gateway.envoyproxy.io/v1alpha1", "SecurityPolicy", f"{model}-clients", policy)
 
         budgeted = [
             gw.Client(cid, {model: gw.Budget(c.get("tokens_per_minute"), c.get("tokens_per_day"))})

@@ -8,7 +8,7 @@ from components import AiGateway, InferenceService, IngressGateway, ModelGateway
 from components.ai_gateway import ON_SYSTEM_NODES, AiGatewayArgs
 from components.core import labels
 from components.endpoint_picker import EndpointPicker
-from components.model_gateway import ClientArgs
+from components.model_gateway import ClientArgs, ModelGatewayArgs
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY
 from infra.charts import chart_source
 from infra.cloud import Cloud
@@ -72,7 +72,9 @@ def build_ai_gateway(
             if name not in client.models:
                 continue
             budget = client.models[name]
-            entry: ClientArgs = {"id": client_id, "key": pulumi.Output.secret(client.key.get_secret_value())}
+            entry: ClientArgs = {"id": client_id}
+            if client.key is not None:
+                entry["key"] = pulumi.Output.secret(client.key.get_secret_value())
             if budget.tokens_per_minute is not None:
                 entry["tokens_per_minute"] = budget.tokens_per_minute
             if budget.tokens_per_day is not None:
@@ -93,21 +95,25 @@ def build_ai_gateway(
             },
             cloud.on_cluster,
         )
-        ModelGateway(
-            f"{name}-gateway",
-            {
-                "namespace": namespace,
-                "model": name,
-                "access": {
-                    "tracks": [{"service": s, "weight": w} for s, w in services[name].tracks],
-                    "clients": clients,
-                },
-                "port": labels.VLLM_PORT,
-                "upstream_key": pulumi.Output.secret(model.api_key.get_secret_value()),
-                "gateway_namespace": ai_gateway.gateway_namespace,
-                "gateway_release": ai_gateway.release_name,
-                "inference_pool": picker.pool_name,
+        model_args: ModelGatewayArgs = {
+            "namespace": namespace,
+            "model": name,
+            "access": {
+                "tracks": [{"service": s, "weight": w} for s, w in services[name].tracks],
+                "clients": clients,
             },
-            cloud.on_cluster,
-        )
+            "port": labels.VLLM_PORT,
+            "upstream_key": pulumi.Output.secret(model.api_key.get_secret_value()),
+            "gateway_namespace": ai_gateway.gateway_namespace,
+            "gateway_release": ai_gateway.release_name,
+            "inference_pool": picker.pool_name,
+        }
+        if tenant.oidc is not None:
+            model_args["oidc"] = {
+                "issuer": tenant.oidc.issuer,
+                "audiences": list(tenant.oidc.audiences),
+                "jwks_uri": tenant.oidc.jwks_uri,
+                "client_claim": tenant.oidc.client_claim,
+            }
+        ModelGateway(f"{name}-gateway", model_args, cloud.on_cluster)
     return ai_gateway

@@ -109,11 +109,11 @@ def test_client_keys_must_be_long_unique_and_not_a_models_key() -> None:
     twice = prod(
         {
             "tenants.search.clients.a": _client({"llama-8b": {}}),
-            "tenants.research.clients.b": _client({"llama-70b": {}}),
+            "tenants.search.clients.b": _client({"llama-8b": {}}),
         }
     )
     assert any(
-        p.startswith("error: tenants.research.clients.b.key: is also tenants.search.clients.a.key")
+        p.startswith("error: tenants.search.clients.b.key: is also tenants.search.clients.a.key")
         for p in problems(twice, PROD_SECRETS)
     )
     upstream = prod({"models.llama-8b.apiKey": KEY, "tenants.search.clients.a": _client({"llama-8b": {}})})
@@ -159,7 +159,7 @@ def test_prod_puts_two_tenants_clients_and_budgets_behind_the_gateway(planned: C
         s["metadata"]["name"]: s for s in by_kind["Secret"] if s["metadata"]["name"].endswith("-client-keys")
     }
     assert set(keys["llama-8b-client-keys"]["stringData"]) == {"search-web", "search-batch"}
-    assert set(keys["llama-70b-client-keys"]["stringData"]) == {"research-notebooks", "research-eval"}
+    assert "llama-70b-client-keys" not in keys  # research's clients send OIDC tokens (test_gateway_auth)
     budgets = {p["metadata"]["name"]: p["spec"] for p in by_kind["BackendTrafficPolicy"]}
     limited = {
         r["clientSelectors"][0]["headers"][0]["value"]
@@ -221,8 +221,11 @@ def test_summary_shows_each_tenants_gpu_bill_and_its_clients_budgets(planned: Ca
     assert " 3..5 " in rows["search"]  # 2..4 replicas and a canary of one GPU each
     summary = (planned("prod") / "summary.md").read_text()
     assert "## Monthly showback per tenant" in summary
-    assert "| search | search-web | llama-8b | 200,000 | 100,000,000 |" in summary
-    assert "| research | research-eval | llama-70b | unlimited | unlimited |" in summary
+    assert "| search | search-web | API key | llama-8b | 200,000 | 100,000,000 |" in summary
+    assert (
+        "| research | research-eval | OIDC token of https://login.example.com/realms/research (claim azp) "
+        "| llama-70b | unlimited | unlimited |"
+    ) in summary
 
 
 def test_prod_scrapes_the_gateway_alerts_on_it_and_shows_usage_per_tenant(

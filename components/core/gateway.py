@@ -39,7 +39,8 @@ PROXY_POD_LABELS = {"app.kubernetes.io/component": "proxy", "app.kubernetes.io/m
 MODEL_HEADER = "x-ai-eg-model"
 """Set by the AI gateway from the request body's `model`; routes match on it."""
 CLIENT_ID_HEADER = "x-llm-client-id"
-"""Set by API-key auth to the id of the key's client (never taken from the caller)."""
+"""Set by API-key or JWT auth to the caller's client id; a value the caller sent is dropped at the
+Gateway first (gateway_auth.client_header_policy_spec)."""
 TOKEN_METADATA_NAMESPACE = "io.envoy.ai_gateway"
 INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS = "llm_input_token", "llm_output_token", "llm_total_token"
 RETRY_AFTER_SECONDS = 60

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
-from infra.config.base import DnsLabel, Model, PrincipalArn
+from infra.config.base import DnsLabel, Model, PrincipalArn, matching, pattern
 from infra.config.charts import GatewayApiCrdsSource
+from infra.config.urls import HttpsUrl, IssuerUrl
 
 
 class ModelBudget(Model):
@@ -18,10 +19,32 @@ class ModelBudget(Model):
 
 
 class ClientConfig(Model):
-    key: SecretStr
-    """The client's API key, sent as `Authorization: Bearer <key>`. Set it with `pulumi config set --secret --path 'llm-platform:tenants.<tenant>.clients.<client>.key' ...`; at least 32 characters."""
+    key: SecretStr | None = None
+    """The client's API key, sent as `Authorization: Bearer <key>`. Set it with `pulumi config set --secret --path 'llm-platform:tenants.<tenant>.clients.<client>.key' ...`; at least 32 characters. Required unless the tenant has `oidc` (its clients then send tokens of its issuer, and have no key)."""
     models: Annotated[dict[DnsLabel, ModelBudget], Field(min_length=1)]
     """The tenant's models this client may call, each with its token budget (`{}`: no budget)."""
+
+
+_CLAIM = r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*"
+ClaimName = Annotated[
+    str,
+    Field(max_length=253),
+    matching(_CLAIM, "a claim name such as client_id or azp, or a nested claim such as ext.client"),
+    pattern(_CLAIM),
+]
+
+
+class OidcConfig(Model):
+    issuer: IssuerUrl
+    """The issuer of the tokens, exactly as their `iss` claim says it (a trailing slash counts): an https URL without query or fragment."""
+    audiences: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=253)]], Field(min_length=1, max_length=8)
+    ]
+    """A token is accepted only if its `aud` names one of these (1 to 8), e.g. the API identifier the clients request tokens for."""
+    jwks_uri: HttpsUrl
+    """Where the proxies fetch the issuer's signing keys: the `jwks_uri` of its discovery document (`<issuer>/.well-known/openid-configuration`). Required: the plan runs offline and cannot read the discovery document, and the path differs between identity providers."""
+    client_claim: ClaimName = "client_id"
+    """The token claim naming the client, whose value must be the client's id under `clients`. Default `client_id`, the claim RFC 9068 (JWT access tokens) gives the OAuth client; use `azp` for an issuer that names the client there, or a custom claim holding the id for one whose client ids are generated. Its value must be a string."""
 
 
 class AuditConfig(Model):

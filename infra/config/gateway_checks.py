@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pydantic import SecretStr
+
 from infra.config.checks import Problem
-from infra.config.gateway import MIN_KEY_LENGTH
+from infra.config.gateway import MIN_KEY_LENGTH, OidcConfig
 from infra.config.stack import StackConfig
 from infra.plan.secrets import REDACTED
 
@@ -44,10 +46,20 @@ def check_gateway(cfg: StackConfig) -> Iterator[Problem]:
                 "API clients are enforced by the AI gateway: set llm-platform:gateway (an empty "
                 "object `{}` takes the defaults) or remove the clients",
             )
+        if tenant.oidc is not None and cfg.gateway is None:
+            yield Problem(
+                f"tenants.{tenant_name}.oidc",
+                "OIDC clients are authenticated by the AI gateway: set llm-platform:gateway, or remove oidc",
+            )
         for client_name, client in tenant.clients.items():
             path = f"tenants.{tenant_name}.clients.{client_name}"
-            key = client.key.get_secret_value()
-            if key == REDACTED:
+            problem = _credential_problem(tenant_name, tenant.oidc, client_name, client.key)
+            if problem is not None:
+                yield Problem(f"{path}.key", problem)
+            key = None if client.key is None else client.key.get_secret_value()
+            if key is None:
+                pass  # an OIDC client (or a missing key, reported above)
+            elif key == REDACTED:
                 pass  # the offline plan's stand-in for an encrypted value: nothing to compare
             elif len(key) < MIN_KEY_LENGTH:
                 yield Problem(
@@ -86,3 +98,21 @@ def check_gateway(cfg: StackConfig) -> Iterator[Problem]:
                         f"{per_day} is below tokensPerMinute {per_minute}: the daily budget would "
                         "cut the client off before its first full minute",
                     )
+
+
+def _credential_problem(
+    tenant: str, oidc: OidcConfig | None, client: str, key: SecretStr | None
+) -> str | None:
+    """A client proves who it is with exactly one thing: its key, or its issuer's token."""
+    if oidc is not None and key is not None:
+        return (
+            f"tenant {tenant} authenticates its clients with tokens of {oidc.issuer} (tenants.{tenant}.oidc): "
+            f"remove the key, and register the client there so its tokens' {oidc.client_claim} claim is {client!r}"
+        )
+    if oidc is None and key is None:
+        return (
+            "is required: set it with `pulumi config set --secret --path "
+            f"'llm-platform:tenants.{tenant}.clients.{client}.key' $(openssl rand -hex 24)`, "
+            f"or give tenants.{tenant} an oidc issuer"
+        )
+    return None

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr
 
 from infra.config.base import Cidr, DnsLabel, LogRetentionDays, Model, PrincipalArn, matching, pattern
-from infra.config.gateway import ClientConfig
+from infra.config.gateway import ClientConfig, OidcConfig
 
 _CPU = r"\d+(\.\d+)?|\d+m"
 _MEMORY = r"\d+(Ki|Mi|Gi|Ti)"
@@ -73,6 +73,8 @@ class TenantConfig(Model):
     """Requests and limits of containers that set none (a LimitRange)."""
     clients: dict[DnsLabel, ClientConfig] = {}
     """API clients of the tenant's models by client id (needs llm-platform:gateway): each has its own key, the models it may call and its token budget on each. The id is what the gateway's records and usage metrics name."""
+    oidc: OidcConfig | None = None
+    """Authenticate the tenant's clients with tokens of this OIDC issuer instead of API keys (needs llm-platform:gateway): a client then has no `key`, and a token is admitted on a model when its client claim names a client allowed to call it."""
     audit_bodies: bool = False
     """Also keep the request and response bodies of the tenant's models in the audit (vLLM logs them: --enable-log-requests, --enable-log-outputs). Bodies may hold personal data: turning this on is the tenant's decision."""
 

@@ -377,6 +377,18 @@ def _budget_table(cfg: StackConfig) -> list[str]:
         ]
         for tenant, t in cfg.tenants.items()
     }
-    rows = ["| tenant | client | model | tokens per minute | tokens per day |", "|---|---|---|---|---|"]
-    rows += [f"| {' | '.join(row)} |" for row in gateway.budget_table(clients)]
+    rows = [
+        "| tenant | client | authenticates with | model | tokens per minute | tokens per day |",
+        "|---|---|---|---|---|---|",
+    ]
+    for tenant, client, *budget in gateway.budget_table(clients):
+        rows.append(f"| {' | '.join([tenant, client, _credential(cfg, tenant), *budget])} |")
     return rows
+
+
+def _credential(cfg: StackConfig, tenant: str) -> str:
+    """How a tenant's clients prove who they are: their own key, or a token of its issuer."""
+    oidc = cfg.tenants[tenant].oidc
+    if oidc is None:
+        return "API key"
+    return f"OIDC token of {oidc.issuer} (claim {oidc.client_claim})"
