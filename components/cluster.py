@@ -11,11 +11,10 @@ import pulumi_kubernetes as k8s
 from components import _aws, _k8s, _nodes, versions
 from components.core import iam
 from components.core.kubeconfig import eks_kubeconfig, region_of_arn
-from components.core.placement import POOL_LABEL
+from components.core.placement import POOL_LABEL, SYSTEM_POOL
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-SYSTEM_POOL = "system"
 
 
 class ClusterArgs(TypedDict, total=False):

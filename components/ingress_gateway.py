@@ -9,11 +9,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _aws, _buckets, _k8s
-from components.cluster import SYSTEM_POOL
 from components.core import elb_logs
 from components.core.labels import PART_OF
 from components.core.lbc_policy import load_balancer_controller_policy
-from components.core.placement import POOL_LABEL
+from components.core.placement import POOL_LABEL, SYSTEM_POOL
 from components.versions import AWS_LOAD_BALANCER_CONTROLLER, GATEWAY_API_CRDS
 
 CONTROLLER_NAMESPACE = "kube-system"

@@ -8,8 +8,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _aws, _k8s, _nodes
-from components.cluster import SYSTEM_POOL
 from components.core import karpenter as core
+from components.core.placement import SYSTEM_POOL
 from components.versions import KARPENTER, KARPENTER_IMAGE_REPOSITORY, KARPENTER_IMAGE_TAG
 
 

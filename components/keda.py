@@ -6,9 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import _k8s
-from components.cluster import SYSTEM_POOL
 from components.core import labels
-from components.core.placement import POOL_LABEL
+from components.core.placement import POOL_LABEL, SYSTEM_POOL
 from components.versions import KEDA
 
 OPERATOR = "keda-operator"  # the chart's operator.name: its Deployment, Service and metrics job

@@ -6,9 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import _aws, _buckets, _k8s
-from components.cluster import SYSTEM_POOL
 from components.core import audit, iam
-from components.core.placement import GPU_TAINT_KEY, POOL_LABEL
+from components.core.placement import GPU_TAINT_KEY, POOL_LABEL, SYSTEM_POOL
 from components.versions import ALLOY, LOKI
 
 LOKI_ACCOUNT = "loki"

@@ -10,9 +10,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _aws, _k8s
-from components.cluster import SYSTEM_POOL
 from components.core import iam, labels
-from components.core.placement import POOL_LABEL
+from components.core.placement import POOL_LABEL, SYSTEM_POOL
 from components.core.sizing import ARCHITECTURES
 from components.core.storage import MODELS_MOUNT, model_prefix, revision_path, revision_prefix
 from components.versions import AWS_CLI_IMAGE, HF_XET_VERSION, HUB_SYNC_IMAGE, HUGGINGFACE_HUB_VERSION

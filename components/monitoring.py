@@ -8,14 +8,12 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import _k8s
-from components.cluster import SYSTEM_POOL
 from components.core import alerts, dashboards, default_rules, labels, triton_alerts
-from components.core.placement import POOL_LABEL
+from components.core.placement import ON_SYSTEM_NODES, POOL_LABEL
 from components.versions import KUBE_PROMETHEUS_STACK
 
 FULLNAME = "kps"  # services become kps-prometheus and kps-alertmanager (core/metrics.PROMETHEUS_URL)
 ALERTMANAGER_SECRET = f"alertmanager-{FULLNAME}-alertmanager"  # the operator's default config secret
-ON_SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
 ALERTMANAGER_VOLUME_GIB = 5  # silences and notification state only
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components import AiGateway, InferenceService, IngressGateway, ModelGateway
-from components.ai_gateway import ON_SYSTEM_NODES, AiGatewayArgs
+from components.ai_gateway import AiGatewayArgs
 from components.core import labels
+from components.core.placement import ON_SYSTEM_NODES
 from components.endpoint_picker import EndpointPicker
 from components.model_gateway import ClientArgs, ModelGatewayArgs
 from components.versions import AI_GATEWAY, AI_GATEWAY_CRDS, ENVOY_GATEWAY

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from components.core import gpu_catalog
 
 POOL_LABEL = "llm-platform.io/pool"
+SYSTEM_POOL = "system"
+"""The cluster's CPU node group: controllers, gateways, pickers; never a GPU."""
+ON_SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
 GPU_MODEL_LABEL = "llm-platform.io/gpu-model"
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"  # what the NVIDIA device plugin selects nodes by
 GPU_TAINT_KEY = "nvidia.com/gpu"
