@@ -294,6 +294,8 @@ def test_config_reference_lists_every_key() -> None:
     from infra.config.reference import render_reference
 
     assert reference == render_reference(), "regenerate: python -m infra schema --markdown > docs/config.md"
+    # every type reads as a word a stack author knows, never a Python class
+    assert "<class" not in reference and "secret string" in reference
 
 
 PROD_SECRETS = SECRET_SECTIONS

@@ -127,9 +127,8 @@ def _type(annotation: Any) -> str:
         return f"{_type(args[0])} (optional)"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
-    return {"str": "string", "int": "integer", "bool": "boolean", "IPv4Network": "CIDR"}.get(
-        getattr(annotation, "__name__", ""), str(annotation)
-    )
+    names = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "IPv4Network": "CIDR"}
+    return {**names, "SecretStr": "secret string"}.get(getattr(annotation, "__name__", ""), str(annotation))
 
 
 def _default(field: FieldInfo) -> str:
