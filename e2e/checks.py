@@ -168,3 +168,18 @@ def wait_gone(
         if not left_behind(cluster, before):
             return
         time.sleep(2)
+
+
+def drain_a_serving_node(cluster: LocalCluster) -> dict[str, Any]:
+    """Drain a node that serves a GPU pod, through the eviction API, watching every budget."""
+    serving = [p for p in gpu_pods(cluster) if p["status"].get("phase") == "Running"]
+    if not serving:
+        return {"ok": False, "pdb_respected": False, "why": "no GPU pod runs: nothing to drain"}
+    node = serving[0]["spec"]["nodeName"]
+    with PdbWatch(cluster) as watch:
+        drained = cluster.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
+                                  "--timeout=120s", check=False)  # fmt: skip
+        wait_settled(cluster, timeout=60)
+    cluster.kubectl("uncordon", node)
+    return {"ok": drained.returncode == 0, "pdb_respected": not watch.violations, "node": node,
+            "pdb_violations": watch.violations, "output": drained.stderr.strip()[-500:]}  # fmt: skip

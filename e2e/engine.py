@@ -81,3 +81,21 @@ class Pulumi:
         out = self.run(f"{stack}-export", "stack", "export", "--stack", stack).stdout
         deployment = json.loads(out).get("deployment", {})
         return list(deployment.get("resources") or [])
+
+
+def policy_events(stream: str) -> tuple[bool, list[str]]:
+    """Whether the engine loaded the policy pack, and the violations it reported, from a
+    preview's stream of engine events (one JSON object a line)."""
+    loaded, violations = False, []
+    for line in stream.splitlines():
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        if "policyLoadEvent" in event:
+            loaded = True
+        if "policyEvent" in event:
+            e = event["policyEvent"]
+            violations.append(
+                f"{e.get('policyPackName')}/{e.get('policyName')} on {e.get('resourceUrn')}: {e.get('message')}"
+            )
+    return loaded, violations

@@ -22,7 +22,7 @@ from typing import Any
 
 from e2e import checks, headroom, routing
 from e2e.cluster import LocalCluster
-from e2e.engine import Pulumi
+from e2e.engine import Pulumi, policy_events
 from e2e.karpenter import SimulatedKarpenter
 from e2e.sdks import check_sdks
 from e2e.stacks import DerivedStack, derive, node_objects
@@ -210,7 +210,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
 
         # 2c. cache-aware routing: each gateway model's pool, its replicas and its pickers; then
         # a picker node drained (the gateway fails a model's requests while it has no picker)
-        result["routing"] = routing.pools(cluster, _gateway_models(stack))
+        result["routing"] = routing.pools(cluster, stack.gateway_models())
         if result["routing"]["expected"]:
             result["routing"]["drain"] = routing.drain_a_picker_node(cluster)
             checks.wait_settled(cluster)
@@ -227,7 +227,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
         checks.scale_to_minimum(cluster, at_least=1)
         checks.wait_settled(cluster)
         old_pods = {p["metadata"]["uid"] for p in checks.gpu_pods(cluster)}
-        models = _max_num_seqs(stack)
+        models = stack.max_num_seqs()
         for key, max_num_seqs in models.items():
             pulumi.run(f"{name}-rollout-config", "config", "set", "--path", *config,
                        f"llm-platform:models.{key}", str(max_num_seqs // 2))  # fmt: skip
@@ -242,7 +242,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
                              "pdb_samples": watch.samples, "pdb_violations": watch.violations}  # fmt: skip
 
         # 5. a drain of one GPU node that serves, through the eviction API
-        result["drain"] = _drain(cluster)
+        result["drain"] = checks.drain_a_serving_node(cluster)
 
         # 6. the policy pack in the real engine
         # --json with streaming on: the engine's own events, one JSON object a line
@@ -250,7 +250,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
             f"{name}-policy", "preview", *config, "--policy-pack", str(ROOT / "policy"), "--json",
             check=False, env={"PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"},
         )  # fmt: skip
-        ran, violations = _policy_events(policy.stdout)
+        ran, violations = policy_events(policy.stdout)
         report["policy_pack"] = {
             "preview_with_policy_pack": policy.ok and ran,
             "violations": report.get("policy_pack", {}).get("violations", 0) + len(violations),
@@ -260,7 +260,7 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
         # 7. destroy, as README's "Tearing down a protected stack" says: protection off
         # (and buckets emptied) through an update, then destroy
         unprotect_ok = True
-        if _protected(stack):
+        if stack.protected():
             for key, value in (("protect", "false"), ("storage.forceDestroy", "true")):
                 pulumi.run(
                     f"{name}-teardown-config",
@@ -285,71 +285,6 @@ def run_stack(name: str, workdir: Path, report: dict[str, Any], local_crds: dict
             karpenter.__exit__()
             result["karpenter"] = karpenter.report()
         cluster.stop()
-
-
-def _protected(stack: DerivedStack) -> bool:
-    import yaml
-
-    return bool(yaml.safe_load(stack.config_file.read_text())["config"].get("llm-platform:protect", False))
-
-
-def _gateway_models(stack: DerivedStack) -> list[str]:
-    """`<tenant namespace>/<model>` of each model behind the AI gateway (none without it)."""
-    import yaml
-
-    config = yaml.safe_load(stack.config_file.read_text())["config"]
-    if "llm-platform:gateway" not in config:
-        return []
-    return [f"{m['tenant']}/{name}" for name, m in config.get("llm-platform:models", {}).items()]
-
-
-def _max_num_seqs(stack: DerivedStack) -> dict[str, int]:
-    """Every maxNumSeqs that shapes a Deployment (each model's, and its canary's where the
-    canary sets its own), by config path below `models`, with its value in force."""
-    import yaml
-
-    from infra.config.workloads import ModelConfig
-
-    default = int(ModelConfig.model_fields["max_num_seqs"].default)
-    models = yaml.safe_load(stack.config_file.read_text())["config"].get("llm-platform:models", {})
-    found = {}
-    for name, model in models.items():
-        found[f"{name}.maxNumSeqs"] = int(model.get("maxNumSeqs", default))
-        if "maxNumSeqs" in (model.get("canary") or {}):
-            found[f"{name}.canary.maxNumSeqs"] = int(model["canary"]["maxNumSeqs"])
-    return found
-
-
-def _drain(cluster: LocalCluster) -> dict[str, Any]:
-    serving = [p for p in checks.gpu_pods(cluster) if p["status"].get("phase") == "Running"]
-    if not serving:
-        return {"ok": False, "pdb_respected": False, "why": "no GPU pod runs: nothing to drain"}
-    node = serving[0]["spec"]["nodeName"]
-    with checks.PdbWatch(cluster) as watch:
-        drained = cluster.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
-                                  "--timeout=120s", check=False)  # fmt: skip
-        checks.wait_settled(cluster, timeout=60)
-    cluster.kubectl("uncordon", node)
-    return {"ok": drained.returncode == 0, "pdb_respected": not watch.violations, "node": node,
-            "pdb_violations": watch.violations, "output": drained.stderr.strip()[-500:]}  # fmt: skip
-
-
-def _policy_events(stream: str) -> tuple[bool, list[str]]:
-    """Whether the engine loaded the policy pack, and the violations it reported, from a
-    preview's stream of engine events (one JSON object a line)."""
-    loaded, violations = False, []
-    for line in stream.splitlines():
-        if not line.startswith("{"):
-            continue
-        event = json.loads(line)
-        if "policyLoadEvent" in event:
-            loaded = True
-        if "policyEvent" in event:
-            e = event["policyEvent"]
-            violations.append(
-                f"{e.get('policyPackName')}/{e.get('policyName')} on {e.get('resourceUrn')}: {e.get('message')}"
-            )
-    return loaded, violations
 
 
 def main(argv: list[str] | None = None) -> int:

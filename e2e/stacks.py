@@ -40,6 +40,33 @@ class DerivedStack:
     secrets: dict[str, str]
     """`pulumi config set --secret --path` key -> value."""
 
+    def config(self) -> dict[str, Any]:
+        """The stack's config as `pulumi` reads it now (the e2e changes it between steps)."""
+        return dict(yaml.safe_load(self.config_file.read_text())["config"])
+
+    def protected(self) -> bool:
+        return bool(self.config().get(f"{NAMESPACE}:protect", False))
+
+    def gateway_models(self) -> list[str]:
+        """`<tenant namespace>/<model>` of each model behind the AI gateway (none without it)."""
+        config = self.config()
+        if f"{NAMESPACE}:gateway" not in config:
+            return []
+        return [f"{m['tenant']}/{name}" for name, m in config.get(f"{NAMESPACE}:models", {}).items()]
+
+    def max_num_seqs(self) -> dict[str, int]:
+        """Every maxNumSeqs that shapes a Deployment (each model's, and its canary's where the
+        canary sets its own), by config path below `models`, with its value in force."""
+        from infra.config.workloads import ModelConfig
+
+        default = int(ModelConfig.model_fields["max_num_seqs"].default)
+        found = {}
+        for name, model in self.config().get(f"{NAMESPACE}:models", {}).items():
+            found[f"{name}.maxNumSeqs"] = int(model.get("maxNumSeqs", default))
+            if "maxNumSeqs" in (model.get("canary") or {}):
+                found[f"{name}.canary.maxNumSeqs"] = int(model["canary"]["maxNumSeqs"])
+        return found
+
 
 def _secure_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, dict):

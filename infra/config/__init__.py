@@ -1,7 +1,7 @@
 """Typed stack config: the only place that knows the shape of Pulumi.<stack>.yaml."""
 
-from infra.config.checks import Problem
 from infra.config.load import NAMESPACE, ConfigError, format_path, load_stack_config
+from infra.config.problem import Problem
 from infra.config.stack import SECTIONS, StackConfig
 
 __all__ = [

@@ -7,9 +7,7 @@ five mistakes gets five lines, not the first one.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
@@ -18,31 +16,15 @@ from pydantic import BaseModel, SecretStr
 from components.core import elb_logs, gpu_catalog
 from components.core.capacity import check_capacity
 from components.core.charts import local_chart_problem
-from components.core.sizing import ARCHITECTURES
 from components.core.subnets import LARGEST_PREFIX, SMALLEST_PREFIX
-from components.core.triton import TOKEN68
 from components.versions import HELM_CHARTS
 from infra.config.cloud import GpuPoolConfig, NetworkConfig, SystemNodesConfig
-from infra.config.derived import SizingError, capacity_inputs, deployments_of, sizing_of
+from infra.config.derived import capacity_inputs
+from infra.config.model_checks import models_problems, serving_problems
+from infra.config.problem import Problem
 from infra.config.stack import StackConfig
-from infra.config.workloads import ModelConfig
-from infra.plan.secrets import REDACTED
 
 EVERYWHERE = IPv4Network("0.0.0.0/0")
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        # one line per problem, whatever a key or value typed by mistake holds (a newline)
-        return f"error: {_one_line(self.path)}: {_one_line(self.message)}"
-
-
-def _one_line(text: str) -> str:
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list[Problem]:
@@ -54,7 +36,7 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
         *_secrets_in_plain_text(cfg, secret_sections),
         *_storage(cfg),
         *_tenants(cfg),
-        *_models(cfg),
+        *models_problems(cfg),
         *_alerting(cfg),
         *_chart_sources(cfg),
         *_cross_references(cfg),
@@ -63,7 +45,7 @@ def check_stack(cfg: StackConfig, secret_sections: Collection[str] = ()) -> list
     ]
     # Sizing reads the pools' GPU shapes: only once those are sound.
     if not any(p.path.startswith("gpuPools.") for p in problems):
-        problems += _serving(cfg)
+        problems += serving_problems(cfg)
     # Capacity arithmetic needs every reference to resolve and every pool to be known.
     if not problems:
         problems += [Problem(p.path, p.message) for p in check_capacity(*capacity_inputs(cfg))]
@@ -255,134 +237,6 @@ def _tenants(cfg: StackConfig) -> Iterator[Problem]:
             if arn in seen:
                 yield Problem(path, f"{arn} is already in {seen[arn]}; an IAM role maps to one access entry")
             seen[arn] = path
-
-
-def _models(cfg: StackConfig) -> Iterator[Problem]:
-    for name, model in cfg.models.items():
-        path = f"models.{name}"
-        if model.tenant not in cfg.tenants:
-            yield Problem(
-                f"{path}.tenant",
-                f"{model.tenant!r} is not a tenant; add it under llm-platform:tenants "
-                f"(tenants now: {', '.join(cfg.tenants) or 'none'})",
-            )
-        if model.pool not in cfg.gpu_pools:
-            yield Problem(
-                f"{path}.pool",
-                f"{model.pool!r} is not a GPU pool; pools: {', '.join(cfg.gpu_pools)}",
-            )
-        if model.min_replicas > model.max_replicas:
-            yield Problem(
-                f"{path}.minReplicas", f"{model.min_replicas} is above maxReplicas {model.max_replicas}"
-            )
-        sources = [s for s in (model.source.hugging_face, model.source.s3) if s is not None]
-        if len(sources) != 1:
-            yield Problem(f"{path}.source", "set exactly one of huggingFace or s3")
-        elif model.weights == "s3Stream" and model.source.s3 is None:
-            yield Problem(
-                f"{path}.weights",
-                "s3Stream streams weights already in the model bucket; it needs source.s3 "
-                "(sync a Hugging Face model with weights: efs, or upload it and use source.s3)",
-            )
-
-
-HUB_COMMIT = re.compile(r"[0-9a-f]{40}")
-
-
-def _serving(cfg: StackConfig) -> Iterator[Problem]:
-    if cfg.models and cfg.ingress is None:
-        yield Problem("ingress", "is required to serve models: set domain and certificateArn")
-    if cfg.models and cfg.monitoring is None:
-        yield Problem(
-            "monitoring",
-            "is required to serve models: the autoscalers read vLLM's queue from Prometheus "
-            "(set at least grafanaAdminPassword)",
-        )
-    for name, model in cfg.models.items():
-        path = f"models.{name}"
-        if isinstance(model.architecture, str) and model.architecture not in ARCHITECTURES:
-            yield Problem(
-                f"{path}.architecture",
-                f"{model.architecture!r} is not a known architecture ({', '.join(ARCHITECTURES)}); "
-                "give its numbers instead (parameters, layers, attentionHeads, kvHeads, headDim)",
-            )
-            continue
-        if model.tenant not in cfg.tenants or model.pool not in cfg.gpu_pools:
-            continue  # reported by _models
-        try:
-            sizing_of(cfg, name)
-            if model.canary is not None and model.canary.gpu_memory_utilization is not None:
-                sizing_of(cfg, name, model.canary.gpu_memory_utilization)
-        except SizingError as exc:
-            yield Problem(exc.path, str(exc))
-        scaling = model.autoscaling
-        if model.min_replicas == 0 and scaling.working_hours is None:
-            yield Problem(
-                f"{path}.minReplicas",
-                "0 needs autoscaling.workingHours: the queue metric comes from vLLM itself, "
-                "so nothing would ever scale the model up from zero replicas",
-            )
-        if scaling.fallback_replicas is not None and scaling.fallback_replicas > model.max_replicas:
-            yield Problem(
-                f"{path}.autoscaling.fallbackReplicas",
-                f"{scaling.fallback_replicas} is above maxReplicas {model.max_replicas}",
-            )
-        yield from _canary(path, model)
-        yield from _triton(path, model)
-    for (namespace, deployment), n in Counter(deployments_of(cfg)).items():
-        if n > 1:
-            yield Problem(
-                f"models.{deployment}",
-                f"two autoscalers would scale Deployment {namespace}/{deployment} (a model and another "
-                "model's canary share the name); rename one",
-            )
-
-
-def _canary(path: str, model: ModelConfig) -> Iterator[Problem]:
-    canary = model.canary
-    if canary is None:
-        return
-    if canary.min_replicas > canary.max_replicas:
-        yield Problem(
-            f"{path}.canary.minReplicas", f"{canary.min_replicas} is above maxReplicas {canary.max_replicas}"
-        )
-    if canary.revision is not None:
-        if model.weights == "s3Stream" and model.source.s3 is None:
-            return
-        if model.source.hugging_face is not None and not HUB_COMMIT.fullmatch(canary.revision):
-            yield Problem(f"{path}.canary.revision", f"{canary.revision!r} is not a 40-character commit hash")
-    changes = (canary.image_tag, canary.revision, canary.max_num_seqs, canary.gpu_memory_utilization)
-    if all(c is None for c in changes):
-        yield Problem(
-            f"{path}.canary",
-            "changes nothing: set imageTag, revision, maxNumSeqs or gpuMemoryUtilization",
-        )
-
-
-def _triton(path: str, model: ModelConfig) -> Iterator[Problem]:
-    """What Triton's vLLM backend cannot do that vLLM's server can; each would fail only in
-    production (the pod would start and never load the model, or refuse every caller)."""
-    if model.runtime != "triton":
-        return
-    if model.weights == "s3Stream":
-        yield Problem(
-            f"{path}.weights",
-            "s3Stream needs vLLM's Run:ai streamer, which Triton's bundled vLLM is not known to ship; "
-            "use weights: efs with runtime: triton (or runtime: vllm to stream)",
-        )
-    if model.canary is not None and model.canary.image_tag is not None:
-        yield Problem(
-            f"{path}.canary.imageTag",
-            "is a vLLM release tag; a Triton model's canary may change revision, maxNumSeqs or "
-            "gpuMemoryUtilization, not the image",
-        )
-    key = model.api_key.get_secret_value()
-    if key != REDACTED and not re.fullmatch(TOKEN68, key):
-        yield Problem(
-            f"{path}.apiKey",
-            "must be a bearer token (letters, digits and - . _ ~ + / with trailing =) for the "
-            "proxy in front of Triton; generate one with `openssl rand -hex 32`",
-        )
 
 
 _HOST_PORT = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:\d{1,5}")

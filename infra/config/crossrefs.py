@@ -12,8 +12,8 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from infra.config.checks import Problem
 from infra.config.derived import HEADROOM_PREFIX, architecture_of
+from infra.config.problem import Problem
 from infra.config.stack import StackConfig
 
 # Namespaces of Kubernetes itself, of EKS add-ons, and of the platform's own controllers

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from pydantic import SecretStr
 
-from infra.config.checks import Problem
 from infra.config.gateway import MIN_KEY_LENGTH, OidcConfig
+from infra.config.problem import Problem
 from infra.config.stack import StackConfig
 from infra.plan.secrets import REDACTED
 

@@ -11,7 +11,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from infra.config.checks import Problem, check_stack
+from infra.config.checks import check_stack
+from infra.config.problem import Problem
 from infra.config.stack import StackConfig
 
 NAMESPACE = "llm-platform"
