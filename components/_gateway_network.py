@@ -7,7 +7,8 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels
-from components.core.gateway_network import gateway_network_policies, ip_blocks
+from components.core.gateway_network import gateway_network_policies
+from components.core.netpol import ip_blocks
 
 
 def gateway_network(

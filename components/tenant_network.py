@@ -13,20 +13,13 @@ from typing import Any
 import pulumi
 
 from components.core import endpoint_picker as epp
-from components.core import labels
+from components.core import labels, netpol
 from components.core.gateway import PROXY_POD_LABELS as GATEWAY_PROXY_LABELS
 from components.core.triton import METRICS_PORT as TRITON_METRICS_PORT
 
 NFS_PORT = 2049
 HTTPS_PORT = 443
 LINK_LOCAL = "169.254.0.0/16"  # instance metadata and the like: never the API server
-
-
-def _ip_blocks(cidrs: Sequence[Any], what: str) -> list[dict[str, Any]]:
-    if not cidrs:
-        # An empty `to` would allow every destination, the opposite of what is meant.
-        raise ValueError(f"no {what} CIDRs: refusing to write a network policy rule without peers")
-    return [{"ipBlock": {"cidr": c}} for c in cidrs]
 
 
 def network_policies(
@@ -46,53 +39,27 @@ def network_policies(
         )
     else:
         # Only the AI gateway's proxies: every caller is identified, budgeted and audited there.
-        callers = [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}},
-                "podSelector": {"matchLabels": dict(GATEWAY_PROXY_LABELS)},
-            }
-        ]
+        callers = [netpol.pods(GATEWAY_PROXY_LABELS, gateway_namespace)]
 
     policies: dict[str, dict[str, Any]] = {
         "default-deny": {"podSelector": every_pod, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
             "podSelector": every_pod,
             "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            },
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, _tcp(53)],
-                }
-            ],
+            "egress": [{"to": netpol.DNS_PEERS, "ports": netpol.DNS_PORTS}],
         },
         "allow-pod-identity": {
             "podSelector": every_pod,
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"ipBlock": {"cidr": labels.POD_IDENTITY_AGENT}}], "ports": [_tcp(80)]}],
+            "egress": [{"to": [{"ipBlock": {"cidr": labels.POD_IDENTITY_AGENT}}], "ports": netpol.tcp(80)}],
         },
         "allow-model-ingress": {
             "podSelector": inference_pods,
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": callers, "ports": [_tcp(labels.VLLM_PORT)]},
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": labels.MONITORING_NAMESPACE}
-                            }
-                        }
-                    ],
-                    # Triton serves its metrics on a port of their own (vLLM on the API port).
-                    "ports": [_tcp(labels.VLLM_PORT), _tcp(TRITON_METRICS_PORT)],
-                },
+                {"from": callers, "ports": netpol.tcp(labels.VLLM_PORT)},
+                # Triton serves its metrics on a port of their own (vLLM on the API port).
+                {"from": netpol.MONITORING_PEERS, "ports": netpol.tcp(labels.VLLM_PORT, TRITON_METRICS_PORT)},
             ],
         },
         "allow-efs": {
@@ -103,7 +70,7 @@ def network_policies(
                     "to": pulumi.Output.from_input(storage_cidrs).apply(
                         lambda cidrs: [{"ipBlock": {"cidr": c}} for c in cidrs]
                     ),
-                    "ports": [_tcp(NFS_PORT)],
+                    "ports": netpol.tcp(NFS_PORT),
                 }
             ],
         },
@@ -114,8 +81,10 @@ def network_policies(
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": pulumi.Output.from_input(s3_cidrs).apply(lambda cidrs: _ip_blocks(cidrs, "S3")),
-                    "ports": [_tcp(HTTPS_PORT)],
+                    "to": pulumi.Output.from_input(s3_cidrs).apply(
+                        lambda cidrs: netpol.ip_blocks(cidrs, "S3")
+                    ),
+                    "ports": netpol.tcp(HTTPS_PORT),
                 }
             ],
         },
@@ -127,7 +96,7 @@ def network_policies(
             "egress": [
                 {
                     "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(labels.PRIVATE_RANGES)}}],
-                    "ports": [_tcp(HTTPS_PORT)],
+                    "ports": netpol.tcp(HTTPS_PORT),
                 }
             ],
         },
@@ -136,10 +105,7 @@ def network_policies(
         policies.update(picker_policies(callers))
         # The pickers read each model pod's queue and KV-cache use from its /metrics.
         policies["allow-model-ingress"]["ingress"].append(
-            {
-                "from": [{"podSelector": {"matchLabels": {labels.COMPONENT: epp.COMPONENT}}}],
-                "ports": [_tcp(labels.VLLM_PORT)],
-            }
+            {"from": [netpol.pods({labels.COMPONENT: epp.COMPONENT})], "ports": netpol.tcp(labels.VLLM_PORT)}
         )
     return policies
 
@@ -154,17 +120,8 @@ def picker_policies(callers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "podSelector": pickers,
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": callers, "ports": [_tcp(epp.EXT_PROC_PORT)]},
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": labels.MONITORING_NAMESPACE}
-                            }
-                        }
-                    ],
-                    "ports": [_tcp(epp.METRICS_PORT)],
-                },
+                {"from": callers, "ports": netpol.tcp(epp.EXT_PROC_PORT)},
+                {"from": netpol.MONITORING_PEERS, "ports": netpol.tcp(epp.METRICS_PORT)},
             ],
         },
         "allow-picker-egress": {
@@ -172,20 +129,16 @@ def picker_policies(callers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [{"podSelector": {"matchLabels": {labels.COMPONENT: labels.INFERENCE}}}],
-                    "ports": [_tcp(labels.VLLM_PORT)],
+                    "to": [netpol.pods({labels.COMPONENT: labels.INFERENCE})],
+                    "ports": netpol.tcp(labels.VLLM_PORT),
                 },
                 # The API server: EKS puts its endpoints in the VPC and its Service address in the
                 # cluster's service range, neither known when the program runs; HTTPS to private
                 # addresses only, never the internet.
                 {
                     "to": [{"ipBlock": {"cidr": c}} for c in labels.PRIVATE_RANGES if c != LINK_LOCAL],
-                    "ports": [_tcp(HTTPS_PORT)],
+                    "ports": netpol.tcp(HTTPS_PORT),
                 },
             ],
         },
     }
-
-
-def _tcp(port: int) -> dict[str, Any]:
-    return {"protocol": "TCP", "port": port}

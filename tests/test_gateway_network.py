@@ -18,6 +18,7 @@ import yaml
 from components.core import gateway as gw
 from components.core import gateway_network as net
 from components.core import labels
+from components.core.netpol import ip_blocks
 from tests.netpol_eval import Peer, allowed
 from tests.upstream import REPO, upstream_dir
 
@@ -30,9 +31,7 @@ def as_objects(policies: list[net.Policy]) -> list[dict[str, Any]]:
     return [{"metadata": {"namespace": p.namespace, "name": p.name}, "spec": p.spec} for p in policies]
 
 
-POLICIES = as_objects(
-    net.gateway_network_policies(net.ip_blocks(LB_CIDRS, "lb"), net.ip_blocks(PRIVATE_CIDRS, "cp"))
-)
+POLICIES = as_objects(net.gateway_network_policies(ip_blocks(LB_CIDRS, "lb"), ip_blocks(PRIVATE_CIDRS, "cp")))
 
 
 def ns_labels(name: str, **extra: str) -> dict[str, str]:
@@ -200,7 +199,7 @@ def test_proxies_and_controllers_keep_open_egress_as_documented() -> None:
 
 def test_an_empty_address_list_is_refused_not_turned_into_admit_all() -> None:
     with pytest.raises(ValueError, match="no load balancer CIDRs"):
-        net.ip_blocks([], "load balancer")
+        ip_blocks([], "load balancer")
 
 
 # --- what the plan sends -------------------------------------------------------------------

@@ -170,13 +170,13 @@ def test_streaming_pods_reach_the_regions_s3_prefix_list_only(graph: Graph) -> N
 
 
 def test_given_s3_cidrs_replace_the_lookup_and_an_empty_list_is_refused(run_pulumi: RunPulumi) -> None:
-    from components.tenant_network import _ip_blocks
+    from components.core.netpol import ip_blocks
 
     g = build(run_pulumi, s3_cidrs=["198.51.100.0/24"])
     (s3,) = [p for p in policies(g) if p["metadata"]["name"] == "allow-s3-https"]
     assert s3["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "198.51.100.0/24"}}]
     with pytest.raises(ValueError, match="no S3 CIDRs"):
-        _ip_blocks([], "S3")  # an empty `to` would let the pods reach every address
+        ip_blocks([], "S3")  # an empty `to` would let the pods reach every address
 
 
 def test_behind_the_ai_gateway_only_its_proxies_reach_the_model_port(run_pulumi: RunPulumi) -> None:

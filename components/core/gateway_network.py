@@ -20,6 +20,7 @@ from typing import Any
 
 from components.core import gateway as gw
 from components.core import labels
+from components.core.netpol import DNS_PEERS, DNS_PORTS, MONITORING_PEERS, pods, tcp
 
 EG_RELEASE = "eg"
 """Helm release of Envoy Gateway (gateway-helm)."""
@@ -70,9 +71,6 @@ PROXY_NAMED_PORTS = {
 }
 """Container ports by name on the proxy pods, which Envoy Gateway and the AI gateway's webhook
 make (not in any plan): what a PodMonitor's named `port` means there."""
-DNS_PORT = 53
-
-NAMESPACE_NAME = "kubernetes.io/metadata.name"
 
 
 @dataclass(frozen=True)
@@ -84,32 +82,11 @@ class Policy:
     spec: dict[str, Any]
 
 
-def ip_blocks(cidrs: Sequence[str], what: str) -> list[dict[str, Any]]:
-    """Peers by address. An empty list is refused: a rule with no peers admits every source."""
-    if not cidrs:
-        raise ValueError(f"no {what} CIDRs: refusing to write a network policy rule without peers")
-    return [{"ipBlock": {"cidr": c}} for c in cidrs]
-
-
-def _namespace(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME: name}}}
-
-
-def _pods(pod_labels: dict[str, str], namespace: str | None = None) -> dict[str, Any]:
-    """Pods by label, in `namespace` (default: the policy's own)."""
-    peer = {"podSelector": {"matchLabels": dict(pod_labels)}}
-    return {**_namespace(namespace), **peer} if namespace else peer
-
-
-def _tcp(*ports: int) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
-
-
 def _ingress(pods: dict[str, str], peers: Any, ports: Sequence[int]) -> dict[str, Any]:
     return {
         "podSelector": {"matchLabels": dict(pods)},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": peers, "ports": _tcp(*ports)}],
+        "ingress": [{"from": peers, "ports": tcp(*ports)}],
     }
 
 
@@ -125,8 +102,6 @@ def _deny_egress(pods: dict[str, str]) -> dict[str, Any]:
     return {"podSelector": {"matchLabels": dict(pods)}, "policyTypes": ["Egress"]}
 
 
-DNS_PEERS = [{**_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
-MONITORING_PEERS = [_namespace(labels.MONITORING_NAMESPACE)]
 SCRAPED_PORTS = {
     "proxies": (PROXY_POD_LABELS, (gw.PROXY_STATS_PORT, gw.EXTPROC_METRICS_PORT)),
     "redis": (REDIS_POD_LABELS, (REDIS_EXPORTER_PORT,)),
@@ -147,8 +122,8 @@ def gateway_network_policies(load_balancer_peers: Any, control_plane_peers: Any)
     with a patch, so a pod calling one changes nothing). Either may be a Pulumi Output of the list.
     """
     eg, ai = gw.CONTROLLER_NAMESPACE, gw.AI_CONTROLLER_NAMESPACE
-    proxies = [_pods(PROXY_POD_LABELS)]
-    ratelimit = [_pods(RATELIMIT_POD_LABELS)]
+    proxies = [pods(PROXY_POD_LABELS)]
+    ratelimit = [pods(RATELIMIT_POD_LABELS)]
     # Ingress: nothing by default, then one policy per flow.
     policies = [
         Policy(eg, "default-deny-ingress", {"podSelector": {}, "policyTypes": ["Ingress"]}),
@@ -180,7 +155,7 @@ def gateway_network_policies(load_balancer_peers: Any, control_plane_peers: Any)
             ai,
             "allow-envoy-gateway-to-extension-server",
             _ingress(
-                AI_CONTROLLER_POD_LABELS, [_pods(EG_CONTROLLER_POD_LABELS, eg)], (gw.AI_CONTROLLER_GRPC_PORT,)
+                AI_CONTROLLER_POD_LABELS, [pods(EG_CONTROLLER_POD_LABELS, eg)], (gw.AI_CONTROLLER_GRPC_PORT,)
             ),
         ),
         Policy(
@@ -201,19 +176,17 @@ def gateway_network_policies(load_balancer_peers: Any, control_plane_peers: Any)
         Policy(
             eg,
             "allow-ratelimit-egress-dns",
-            _egress(
-                RATELIMIT_POD_LABELS, DNS_PEERS, [{"protocol": "UDP", "port": DNS_PORT}, *_tcp(DNS_PORT)]
-            ),
+            _egress(RATELIMIT_POD_LABELS, DNS_PEERS, DNS_PORTS),
         ),
         Policy(
             eg,
             "allow-ratelimit-egress-redis",
-            _egress(RATELIMIT_POD_LABELS, [_pods(REDIS_POD_LABELS)], _tcp(REDIS_PORT)),
+            _egress(RATELIMIT_POD_LABELS, [pods(REDIS_POD_LABELS)], tcp(REDIS_PORT)),
         ),
         Policy(
             eg,
             "allow-ratelimit-egress-controller-xds",
-            _egress(RATELIMIT_POD_LABELS, [_pods(EG_CONTROLLER_POD_LABELS)], _tcp(RATELIMIT_XDS_PORT)),
+            _egress(RATELIMIT_POD_LABELS, [pods(EG_CONTROLLER_POD_LABELS)], tcp(RATELIMIT_XDS_PORT)),
         ),
     ]
     return policies
