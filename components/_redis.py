@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components.core import labels
 from components.core.gateway_network import REDIS_EXPORTER_PORT, REDIS_POD_LABELS, REDIS_PORT
+from components.core.security_context import hardened_container, non_root_pod
 from components.versions import REDIS_EXPORTER_IMAGE, REDIS_IMAGE
 
 REDIS_JOB = "ai-gateway-redis"
@@ -28,11 +29,7 @@ def _container(name: str, image: str, port: int, args: list[str], cpu: str, memo
         "args": args,
         "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": hardened_container(),
         "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10},
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 5},
     }
@@ -60,12 +57,7 @@ def redis_pod_spec(node_selector: dict[str, str]) -> dict[str, Any]:
     return {
         "automountServiceAccountToken": False,
         "nodeSelector": node_selector,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": non_root_pod(10001),
         "containers": [redis, exporter],
         "volumes": [{"name": "data", "emptyDir": {"sizeLimit": "64Mi"}}],
     }

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels
+from components.core.security_context import hardened_container, non_root_pod
 from components.gpu_node_pool import PlacementOutput
 
 HEADROOM = "gpu-headroom"
@@ -131,11 +132,6 @@ def _pod_spec(args: GpuHeadroomArgs, priority_name: pulumi.Input[str]) -> dict[s
     held = {"nvidia.com/gpu": str(args["gpus"]), "cpu": args["cpu"], "memory": args["memory"]}
     # Containers after the first only keep their image on the node: the smallest request.
     keep = {"cpu": "10m", "memory": "16Mi"}
-    hardened = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
     return {
         "priorityClassName": priority_name,
         # Preemption frees the room now, not after a grace period: the placeholder holds no state.
@@ -144,12 +140,7 @@ def _pod_spec(args: GpuHeadroomArgs, priority_name: pulumi.Input[str]) -> dict[s
         "enableServiceLinks": False,
         "nodeSelector": placement.apply(lambda p: p["node_selector"]),
         "tolerations": placement.apply(lambda p: p["tolerations"]),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": non_root_pod(RUN_AS),
         "containers": [
             {
                 "name": f"hold-{i}",
@@ -159,7 +150,7 @@ def _pod_spec(args: GpuHeadroomArgs, priority_name: pulumi.Input[str]) -> dict[s
                 # kubelet's image garbage collection never removes it from the node.
                 "command": ["sleep", "infinity"],
                 "resources": {"requests": held if i == 0 else keep, "limits": held if i == 0 else keep},
-                "securityContext": hardened,
+                "securityContext": hardened_container(),
             }
             for i, image in enumerate(dict.fromkeys(args["images"]))
         ],

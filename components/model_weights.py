@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components import _aws, _k8s
 from components.core import iam, labels
 from components.core.placement import POOL_LABEL, SYSTEM_POOL
+from components.core.security_context import hardened_container, non_root_pod
 from components.core.sizing import ARCHITECTURES
 from components.core.storage import MODELS_MOUNT, model_prefix, revision_path, revision_prefix
 from components.versions import AWS_CLI_IMAGE, HF_XET_VERSION, HUB_SYNC_IMAGE, HUGGINGFACE_HUB_VERSION
@@ -320,12 +321,7 @@ class ModelWeights(pulumi.ComponentResource):
             "restartPolicy": "OnFailure",
             # Copying is CPU work: keep it off the GPU nodes.
             "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": SYNC_UID,
-                "runAsGroup": SYNC_UID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": non_root_pod(SYNC_UID),
             "initContainers": init_containers,
             "containers": containers,
             "volumes": [
@@ -387,11 +383,7 @@ def _container(
             "requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
             "limits": {"cpu": "2", "memory": memory_limit, "ephemeral-storage": "2Gi"},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": hardened_container(),
         "volumeMounts": [
             {"name": "weights", "mountPath": MODELS_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from components.core.security_context import hardened_container, non_root_pod
+
 EXT_PROC_PORT = 9002
 """gRPC ext_proc (TLS with a self-signed certificate: the AI gateway does not verify it)."""
 HEALTH_PORT = 9003
@@ -143,12 +145,7 @@ def picker_pod_spec(
         # Envoy waits for in-flight picks no longer than a request's ext_proc message timeout.
         "terminationGracePeriodSeconds": 30,
         "nodeSelector": dict(node_selector),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": non_root_pod(RUN_AS),
         "affinity": {
             "podAntiAffinity": {
                 "preferredDuringSchedulingIgnoredDuringExecution": [
@@ -185,11 +182,7 @@ def picker_pod_spec(
                 },
                 "livenessProbe": {**_grpc_probe(10), "initialDelaySeconds": 5},
                 "readinessProbe": _grpc_probe(2),
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "securityContext": hardened_container(),
                 "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
             }
         ],

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components import _k8s
 from components.core import labels, metrics
 from components.core.placement import GPU_RESOURCE
+from components.core.security_context import hardened_container, non_root_pod
 from components.core.storage import MODELS_MOUNT
 from components.serving.args import AutoscalingArgs
 from components.serving.runtimes.base import (
@@ -30,13 +31,6 @@ GRACE_SECONDS = PRE_STOP_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 30
 HEALTH_CHECK_INTERVAL_SECONDS = 5
 HEALTHY_THRESHOLD = 2
 WEIGHTS_MARKER = ".complete"  # the sync job's last act (components/model_weights.py)
-
-HARDENED = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-"""The security context of every container of a serving pod."""
 
 
 def selector_of(served: str, track: str) -> dict[str, str]:
@@ -192,12 +186,7 @@ def deployment_spec(
                 "tolerations": placement.apply(lambda p: p["tolerations"]),
                 "topologySpreadConstraints": spread,
                 "terminationGracePeriodSeconds": GRACE_SECONDS,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": RUN_AS,
-                    "runAsGroup": RUN_AS,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": non_root_pod(RUN_AS),
                 **({"initContainers": _wait_for_weights(t)} if "claim_name" in args else {}),
                 "containers": [
                     {
@@ -208,7 +197,7 @@ def deployment_spec(
                         "ports": server.ports,
                         "env": server.env,
                         "resources": {"requests": limits, "limits": limits},
-                        "securityContext": HARDENED,
+                        "securityContext": hardened_container(),
                         "startupProbe": server.startup_probe,
                         "readinessProbe": server.readiness_probe,
                         "livenessProbe": server.liveness_probe,
@@ -359,7 +348,7 @@ def _wait_for_weights(t: Track) -> list[dict[str, Any]]:
                 "requests": {"cpu": "10m", "memory": "16Mi"},
                 "limits": {"cpu": "100m", "memory": "32Mi"},
             },
-            "securityContext": HARDENED,
+            "securityContext": hardened_container(),
             "volumeMounts": [{"name": "weights", "mountPath": MODELS_MOUNT, "readOnly": True}],
         }
     ]

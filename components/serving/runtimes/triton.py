@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components.core import labels, metrics, triton
+from components.core.security_context import hardened_container
 from components.serving.runtimes.base import (
     PRE_STOP_SECONDS,
     PodParts,
@@ -121,11 +122,7 @@ class TritonRuntime:
             "args": ["nginx", "-c", f"{PROXY_CONF_DIR}/nginx.conf"],
             "ports": [{"name": "http", "containerPort": triton.SERVING_PORT, "protocol": "TCP"}],
             "resources": {"requests": limits, "limits": limits},
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "capabilities": {"drop": ["ALL"]},
-            },
+            "securityContext": hardened_container(),
             # Ready when a request through it reaches a ready Triton: what the Service needs.
             "readinessProbe": {
                 "httpGet": {"path": triton.HEALTH_READY, "port": "http"},
