@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from e2e.cluster import LocalCluster
 
@@ -73,8 +73,38 @@ def wait_settled(cluster: LocalCluster, timeout: float = 120) -> None:
         time.sleep(1)
 
 
+class Background:
+    """Runs `round()` on a thread of its own every `period` seconds inside a `with` block. A
+    round that fails while the cluster changes under it (a read of an object being replaced) is
+    counted, and the next round tries again."""
+
+    period = 1.0
+    failed_rounds = 0
+
+    def round(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.round()
+            except (RuntimeError, ValueError, KeyError):
+                self.failed_rounds += 1
+            self._stop.wait(self.period)
+
+
 @dataclass
-class PdbWatch:
+class PdbWatch(Background):
     """Samples every PodDisruptionBudget's healthy pods while something runs, and records
     each moment fewer were healthy than the budget allows (desired - maxUnavailable, or
     minAvailable)."""
@@ -82,29 +112,9 @@ class PdbWatch:
     cluster: LocalCluster
     violations: list[str] = field(default_factory=list)
     samples: int = 0
-    failed_samples: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    period = 0.5
 
-    def __enter__(self) -> PdbWatch:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sample()
-            except (RuntimeError, ValueError, KeyError):  # a read failed mid-change; the next one counts
-                self.failed_samples += 1
-            self._stop.wait(0.5)
-
-    def sample(self) -> None:
+    def round(self) -> None:
         budgets = self.cluster.get("pdb", "--all-namespaces")["items"]
         all_pods = pods(self.cluster)
         self.samples += 1

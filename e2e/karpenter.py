@@ -11,15 +11,13 @@ double of Karpenter, not Karpenter: the report says `"karpenter": "simulated"`.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from components.core.capacity import nodes_needed
 from components.core.gpu_catalog import lookup
-from e2e.checks import GPU, gpu_request
+from e2e.checks import GPU, Background, gpu_request
 from e2e.cluster import LocalCluster
 from e2e.stacks import node_object
 
@@ -70,7 +68,7 @@ def unschedulable(pod: dict[str, Any]) -> bool:
 
 
 @dataclass
-class SimulatedKarpenter:
+class SimulatedKarpenter(Background):
     cluster: LocalCluster
     stack: str
     launched: list[str] = field(default_factory=list)
@@ -80,24 +78,9 @@ class SimulatedKarpenter:
     """Pods it could not place without passing a NodePool's GPU limit."""
     _empty_since: dict[str, float] = field(default_factory=dict)
     _created_at: dict[str, float] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def __enter__(self) -> SimulatedKarpenter:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(RuntimeError, ValueError, KeyError):  # mid-change; next round
-                self.tick()
-            self._stop.wait(1.0)
+    def round(self) -> None:
+        self.tick()
 
     def report(self) -> dict[str, Any]:
         return {
