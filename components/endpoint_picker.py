@@ -68,7 +68,10 @@ class EndpointPicker(pulumi.ComponentResource):
             opts=child,
         )
         role = k8s.rbac.v1.Role(
-            f"{name}-role", metadata=_k8s.meta(picker, ns, pod_labels), rules=epp.picker_rules(), opts=child
+            f"{name}-role",
+            metadata=_k8s.meta(picker, ns, pod_labels),
+            rules=epp.picker_role_rules(),
+            opts=child,
         )
         k8s.rbac.v1.RoleBinding(
             f"{name}-role-binding",

@@ -1,9 +1,10 @@
 """A tenant namespace's network policies: deny everything, then allow each path on its own.
 
 Ingress to the model pods comes from the AI gateway's proxies (or, without the gateway, the load
-balancer subnets) and Prometheus; egress is DNS, the Pod Identity agent, EFS, S3 for pods that
-stream weights, and the public internet on 443 for the weights sync Job alone.
-"""
+balancer subnets), Prometheus and, behind the gateway, the endpoint pickers reading their
+metrics; egress is DNS, the Pod Identity agent, EFS, S3 for pods that stream weights, and the
+public internet on 443 for the weights sync Job alone. The pickers take the proxies' calls and
+reach the model pods and the API server (picker_policies)."""
 
 from __future__ import annotations
 

@@ -190,7 +190,7 @@ def picker_pod_spec(
     }
 
 
-def picker_rules() -> list[dict[str, Any]]:
+def picker_role_rules() -> list[dict[str, Any]]:
     """RBAC of the picker in its namespace (the chart's Roles): read its pool and the pods, and
     the optional objectives and rewrites when their CRDs exist."""
     read = ["get", "list", "watch"]
