@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.core import endpoint_picker as epp
+from components.core import labels
 from e2e import checks
 from e2e.cluster import LocalCluster
 
 POOLS = "inferencepools.inference.networking.k8s.io"
-PICKER_SELECTOR = "app.kubernetes.io/component=endpoint-picker"
+PICKER_SELECTOR = f"{labels.COMPONENT}={epp.COMPONENT}"
 
 
 def _selected(pods: list[dict[str, Any]], namespace: str, selector: dict[str, str]) -> set[str]:
